@@ -1,0 +1,24 @@
+// app/cmd_workbench.cpp — root options: `mlascope [--model DIR] [--terminal] [--script F ...]`
+// opens the workbench when no subcommand is given.
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "workbench.h"
+
+namespace mlascope::app {
+
+void register_workbench(CLI::App& root, CommandContext& ctx) {
+  auto opt = std::make_shared<WorkbenchOptions>();
+  root.add_option("--model", opt->model_dir, "model folder (HF) or .gguf file; default: the bundled demo model");
+  root.add_option("--session-db", opt->session_db, "sessions database (default: ~/.local/share/mlascope/sessions.db)");
+  root.add_option("--script", opt->script, "GUI: run a scripted tour of actions (tests, teaching material)");
+  root.add_option("--screenshot-dir", opt->screenshot_dir, "GUI: where scripted screenshots are written");
+  root.add_option("--device", opt->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  root.add_option("--threads", opt->threads, "CPU threads (0 = all cores)");
+  root.add_flag("--terminal", opt->force_terminal, "use the terminal front end even when a display exists");
+  root.callback([&root, &ctx, opt] {
+    if (root.get_subcommands().empty()) ctx.exit_code = run_workbench(*opt);
+  });
+}
+
+}  // namespace mlascope::app

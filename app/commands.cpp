@@ -1,0 +1,21 @@
+// app/commands.cpp — the one registration table of subcommands (add a line per new command).
+#include "commands.h"
+
+#include <CLI/CLI.hpp>
+
+namespace mlascope::app {
+
+// Defined in app/cmd_*.cpp.
+void register_workbench(CLI::App&, CommandContext&);
+
+namespace {
+const RegisterCommand kCommands[] = {
+    register_workbench,  // `mlascope` with no subcommand (root options)
+};
+}  // namespace
+
+void register_all_commands(CLI::App& root, CommandContext& ctx) {
+  for (RegisterCommand r : kCommands) r(root, ctx);
+}
+
+}  // namespace mlascope::app

@@ -1,0 +1,28 @@
+// app/main.cpp — the `mlascope` executable: parse the command line, run one command.
+// Errors a user can act on arrive as mlascope::Error and leave as one line on stderr, exit 1.
+#include <cstdio>
+#include <exception>
+
+#include <CLI/CLI.hpp>
+
+#include "app/commands.h"
+#include "engine/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App root{"mlascope: see inside DeepSeek-style models (MLA + DeepSeekMoE) while they talk"};
+  root.require_subcommand(0, 1);
+  mlascope::app::CommandContext ctx;
+  mlascope::app::register_all_commands(root, ctx);
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return root.exit(e);
+  } catch (const mlascope::Error& e) {
+    std::fprintf(stderr, "mlascope: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "mlascope: internal error: %s\n", e.what());
+    return 3;
+  }
+  return ctx.exit_code;
+}

@@ -1,0 +1,24 @@
+// app/workbench.h — `mlascope` with no subcommand: the desktop GUI when a display exists,
+// else the terminal chat with a one-line notice.
+#pragma once
+#include <filesystem>
+#include <string>
+
+namespace mlascope::app {
+
+struct WorkbenchOptions {
+  std::filesystem::path model_dir;     // empty = bundled demo model (or last used)
+  std::filesystem::path session_db;    // empty = default XDG location
+  std::filesystem::path script;        // GUI: scripted run (tests, teaching material)
+  std::filesystem::path screenshot_dir;
+  std::string device = "auto";
+  int threads = 0;
+  bool force_terminal = false;
+};
+
+// True when a GUI was built and a display answers; `why` says why not.
+bool gui_available(std::string* why);
+int run_gui(const WorkbenchOptions& opt);
+int run_workbench(const WorkbenchOptions& opt);
+
+}  // namespace mlascope::app
