@@ -21,7 +21,8 @@ class Regex {
   Regex(const std::string& pattern, bool literal, const std::string& file, const std::string& entry) {
     int err = 0;
     PCRE2_SIZE err_off = 0;
-    uint32_t opts = PCRE2_UTF | PCRE2_UCP | (literal ? PCRE2_LITERAL : 0u);
+    // PCRE2 refuses UCP together with LITERAL (a literal has no classes to widen anyway).
+    const uint32_t opts = literal ? (PCRE2_UTF | PCRE2_LITERAL) : (PCRE2_UTF | PCRE2_UCP);
     code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern.data()), pattern.size(), opts, &err, &err_off, nullptr);
     if (!code_) {
       PCRE2_UCHAR msg[256];
