@@ -1,0 +1,49 @@
+// engine/sampler.h — turning logits into the next token: greedy, temperature, top-k, top-p,
+// min-p, repetition penalty, seeded (same seed => same tokens).
+#pragma once
+#include <cstdint>
+#include <random>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "trace/step_record.h"
+
+namespace mlascope {
+
+struct SamplerSettings {
+  float temperature = 0.0f;         // 0 = greedy
+  int top_k = 0;                    // 0 = off
+  float top_p = 1.0f;               // 1 = off
+  float min_p = 0.0f;               // 0 = off
+  float repetition_penalty = 1.0f;  // 1 = off (CTRL-style: divide positive logits, multiply negative)
+  int repetition_window = 256;      // how many previous tokens the penalty looks at
+  uint64_t seed = 0;
+  std::string to_json() const;
+  static SamplerSettings from_json(const std::string& text);
+  // "temperature=0.8" style updates (terminal /sampler, CLI); throws Error on an unknown key/bad value.
+  void set(const std::string& key, const std::string& value);
+};
+
+struct SampleResult {
+  int32_t id = -1;
+  float prob = 0.0f;      // probability of id under the final (sampled-from) distribution
+  float raw_prob = 0.0f;  // probability of id under softmax(logits)
+  std::vector<TopEntry> top_raw;
+  std::vector<TopEntry> top_sampled;
+};
+
+class Sampler {
+ public:
+  explicit Sampler(SamplerSettings s = {});
+  const SamplerSettings& settings() const { return s_; }
+  void set_settings(const SamplerSettings& s);  // reseeds
+  // `history` = previous token ids (for the repetition penalty).
+  SampleResult sample(std::span<const float> logits, std::span<const int32_t> history, int n_top = kTopLogits);
+
+ private:
+  SamplerSettings s_;
+  std::mt19937_64 rng_;
+};
+
+}  // namespace mlascope
