@@ -41,7 +41,7 @@ Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
       if (t == DType::Q4_K || t == DType::Q5_K) put(2);
     }
   }
-  m.view.name = "w";
+  m.view.name.assign(1, 'w');  // (assign: GCC 12 warns -Wrestrict on operator= here)
   m.view.dtype = t;
   m.view.shape = {rows, cols};
   m.view.data = m.bytes.data();
