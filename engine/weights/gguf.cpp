@@ -43,7 +43,11 @@ ModelConfig config_from_gguf(const std::filesystem::path& path) { return config_
 ModelConfig config_from_gguf(const GgufFile& f) {
   check_architecture(f);
   ModelConfig c;
-  c.num_hidden_layers = static_cast<int>(f.get_int(key("block_count"), 1, 1024));
+  // V3 exports with multi-token prediction count the MTP layers in block_count; they sit after
+  // the decoder layers and are not part of the next-token model.
+  const int64_t blocks = f.get_int(key("block_count"), 1, 1024);
+  const int64_t nextn = f.get_int(key("nextn_predict_layers"), 0, blocks - 1, 0);
+  c.num_hidden_layers = static_cast<int>(blocks - nextn);
   c.hidden_size = static_cast<int>(f.get_int(key("embedding_length"), 1, kMaxDim));
   c.intermediate_size = static_cast<int>(f.get_int(key("feed_forward_length"), 1, 4 * kMaxDim));
   c.num_attention_heads = static_cast<int>(f.get_int(key("attention.head_count"), 1, 4096));
@@ -78,10 +82,11 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   c.routed_scaling_factor = f.get_float(key("expert_weights_scale"), 1e-6, 1e6, 1.0);
   c.norm_topk_prob = f.get_bool(key("expert_weights_norm"), false);
   const int64_t gating = f.get_int(key("expert_gating_func"), 0, 2, 0);  // 0 = unset (V2: softmax)
-  c.scoring_func = gating == 2 ? ScoringFunc::Sigmoid : ScoringFunc::Softmax;
   c.n_group = static_cast<int>(f.get_int(key("expert_group_count"), 1, 65536, 1));
   c.topk_group = static_cast<int>(f.get_int(key("expert_group_used_count"), 1, 65536, 1));
   const bool has_bias = has_any_tensor_suffix(f, ".exp_probs_b.bias");
+  // Without the key, a router bias means V3's sigmoid gate; otherwise V2's softmax.
+  c.scoring_func = gating == 2 || (gating == 0 && has_bias) ? ScoringFunc::Sigmoid : ScoringFunc::Softmax;
   c.topk_method = has_bias ? TopkMethod::NoauxTc : c.n_group > 1 ? TopkMethod::GroupLimitedGreedy : TopkMethod::Greedy;
   c.model_type = (has_bias || c.scoring_func == ScoringFunc::Sigmoid) ? "deepseek_v3" : "deepseek_v2";
   c.architecture = c.is_v3() ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM";

@@ -430,3 +430,54 @@ TEST_F(GgufMalicious, ModelLevelChecks) {
       partial.add(*s.store.find(n), -1);
   EXPECT_THROW(export_gguf(partial, s.config, dir_ / "p.gguf", {}), Error);  // the exporter checks too
 }
+
+// Metadata as older llama.cpp exports write it (per-head key_length/value_length, no *_mla keys,
+// no gating key) with a V3 multi-token-prediction layer counted in block_count.
+TEST(GgufConfig, LegacyKeysAndMtpLayers) {
+  const fs::path dir = test::temp_dir("gguf");
+  GgufWriter w;
+  w.set_string("general.architecture", "deepseek2");
+  w.set_u32("deepseek2.block_count", 4);
+  w.set_u32("deepseek2.nextn_predict_layers", 1);
+  w.set_u32("deepseek2.context_length", 512);
+  w.set_u32("deepseek2.embedding_length", 64);
+  w.set_u32("deepseek2.feed_forward_length", 160);
+  w.set_u32("deepseek2.attention.head_count", 4);
+  w.set_u32("deepseek2.attention.head_count_kv", 4);
+  w.set_u32("deepseek2.attention.kv_lora_rank", 32);
+  w.set_u32("deepseek2.attention.key_length", 24);  // nope 16 + rope 8
+  w.set_u32("deepseek2.attention.value_length", 16);
+  w.set_u32("deepseek2.rope.dimension_count", 8);
+  w.set_f32("deepseek2.rope.freq_base", 50000.0f);
+  w.set_u32("deepseek2.expert_count", 8);
+  w.set_u32("deepseek2.expert_used_count", 2);
+  w.set_u32("deepseek2.expert_shared_count", 1);
+  w.set_u32("deepseek2.expert_feed_forward_length", 32);
+  w.set_u32("deepseek2.leading_dense_block_count", 1);
+  w.set_f32("deepseek2.expert_weights_scale", 2.5f);
+  w.set_bool("deepseek2.expert_weights_norm", true);
+  w.set_string("deepseek2.rope.scaling.type", "yarn");
+  w.set_f32("deepseek2.rope.scaling.factor", 40.0f);
+  w.set_u32("deepseek2.rope.scaling.original_context_length", 4096);
+  w.set_f32("deepseek2.rope.scaling.yarn_log_multiplier", 0.0707f);
+  std::vector<float> embd(64 * 100, 0.0f), bias(8, 0.0f);
+  w.add_tensor("token_embd.weight", DType::F32, {100, 64}, embd.data());
+  w.add_tensor("blk.1.exp_probs_b.bias", DType::F32, {8}, bias.data());
+  w.write(dir / "legacy.gguf");
+  const ModelConfig c = config_from_gguf(dir / "legacy.gguf");
+  EXPECT_EQ(c.num_hidden_layers, 3);
+  EXPECT_EQ(c.num_key_value_heads, 4);
+  EXPECT_EQ(c.qk_nope_head_dim, 16);
+  EXPECT_EQ(c.qk_rope_head_dim, 8);
+  EXPECT_EQ(c.v_head_dim, 16);
+  EXPECT_EQ(c.q_lora_rank, 0);
+  EXPECT_EQ(c.vocab_size, 100);
+  EXPECT_EQ(c.scoring_func, ScoringFunc::Sigmoid);
+  EXPECT_EQ(c.topk_method, TopkMethod::NoauxTc);
+  EXPECT_EQ(c.model_type, "deepseek_v3");
+  EXPECT_TRUE(c.tie_word_embeddings);  // no output.weight
+  EXPECT_TRUE(c.rope_scaling.yarn);
+  EXPECT_NEAR(c.rope_scaling.mscale_all_dim, 0.707, 1e-6);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 50000.0);
+  fs::remove_all(dir);
+}
