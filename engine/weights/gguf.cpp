@@ -171,7 +171,8 @@ GgufTokenizer tokenizer_from_gguf(const GgufFile& f) {
 namespace {
 
 // kv_b_proj [H*(nope+v), rank] from llama.cpp's split form: attn_k_b holds k_b transposed per head
-// (row-major [H, rank, nope]), attn_v_b holds v_b ([H, v, rank]).
+// (row-major [H, rank, nope]), attn_v_b holds v_b ([H, v, rank]). Plain types keep their dtype;
+// block types become F32 (a copy either way: the split layout cannot be viewed as kv_b).
 TensorView rebuild_kv_b(WeightStore& store, const GgufFile& f, const ModelConfig& c, const std::string& hf_name,
                         const GgufTensorInfo& kb, const GgufTensorInfo& vb) {
   const int64_t H = c.num_attention_heads, rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, v = c.v_head_dim;
@@ -186,28 +187,49 @@ TensorView rebuild_kv_b(WeightStore& store, const GgufFile& f, const ModelConfig
   };
   check(kb, want_kb);
   check(vb, want_vb);
-  auto as_view = [&](const GgufTensorInfo& t) {
+  TensorView t;
+  t.name = hf_name;
+  t.shape = {H * (nope + v), rank};
+  const bool plain = kb.dtype == vb.dtype && (kb.dtype == DType::F32 || kb.dtype == DType::F16 || kb.dtype == DType::BF16);
+  if (plain) {
+    // Same stored type: transpose k_b back element by element, no conversion, no precision change.
+    const size_t es = static_cast<size_t>(dtype_block_bytes(kb.dtype));
+    const uint8_t* k = f.tensor_data(kb);
+    const uint8_t* vv = f.tensor_data(vb);
+    std::vector<uint8_t> bytes(static_cast<size_t>(H * (nope + v) * rank) * es);
+    for (int64_t h = 0; h < H; ++h) {
+      uint8_t* head = bytes.data() + static_cast<size_t>(h * (nope + v) * rank) * es;
+      for (int64_t i = 0; i < nope; ++i)
+        for (int64_t r = 0; r < rank; ++r)
+          std::memcpy(head + static_cast<size_t>(i * rank + r) * es, k + static_cast<size_t>((h * rank + r) * nope + i) * es, es);
+      std::memcpy(head + static_cast<size_t>(nope * rank) * es, vv + static_cast<size_t>(h * v * rank) * es,
+                  static_cast<size_t>(v * rank) * es);
+    }
+    t.dtype = kb.dtype;
+    t.nbytes = bytes.size();
+    t.data = store.keep(std::move(bytes));
+    return t;
+  }
+  // Block-quantized halves (k_b rows are only nope long): dequantize into an F32 copy.
+  auto as_f32 = [&](const GgufTensorInfo& x) {
     TensorView tv;
-    tv.name = t.name;
-    tv.dtype = t.dtype;
-    tv.shape = {t.ne.at(2) * t.ne.at(1), t.ne.at(0)};
-    tv.data = f.tensor_data(t);
-    tv.nbytes = t.nbytes;
+    tv.name = x.name;
+    tv.dtype = x.dtype;
+    tv.shape = {x.ne.at(2) * x.ne.at(1), x.ne.at(0)};
+    tv.data = f.tensor_data(x);
+    tv.nbytes = x.nbytes;
     return tv.to_f32();
   };
-  const std::vector<float> k = as_view(kb), vv = as_view(vb);
+  const std::vector<float> k = as_f32(kb), vv = as_f32(vb);
   std::vector<uint8_t> bytes(static_cast<size_t>(H * (nope + v) * rank) * sizeof(float));
   auto* out = reinterpret_cast<float*>(bytes.data());
   for (int64_t h = 0; h < H; ++h) {
     float* head = out + h * (nope + v) * rank;
     for (int64_t i = 0; i < nope; ++i)
-      for (int64_t r = 0; r < rank; ++r) head[i * rank + r] = k[(h * rank + r) * nope + i];
+      for (int64_t r = 0; r < rank; ++r) head[i * rank + r] = k[static_cast<size_t>((h * rank + r) * nope + i)];
     std::memcpy(head + nope * rank, vv.data() + h * v * rank, static_cast<size_t>(v * rank) * sizeof(float));
   }
-  TensorView t;
-  t.name = hf_name;
   t.dtype = DType::F32;
-  t.shape = {H * (nope + v), rank};
   t.nbytes = bytes.size();
   t.data = store.keep(std::move(bytes));
   return t;
