@@ -85,6 +85,16 @@ std::unique_ptr<SessionRecorder> SessionRecorder::start(const fs::path& db_path,
   return r;
 }
 
+std::unique_ptr<SessionRecorder> try_start_recording(const fs::path& db_path, const SessionMeta& meta,
+                                                     RecorderOptions options, std::string& message) {
+  try {
+    return SessionRecorder::start(db_path, meta, std::move(options));
+  } catch (const Error& e) {
+    message = e.what();
+    return nullptr;
+  }
+}
+
 SessionRecorder::~SessionRecorder() {
   if (thread_.joinable()) {
     while (!overflow_.empty()) {

@@ -108,4 +108,9 @@ class SessionRecorder {
   std::thread thread_;
 };
 
+// For front ends that must keep generating: starts recording, or returns null and puts the one-line
+// reason (naming the file) in `message`.
+std::unique_ptr<SessionRecorder> try_start_recording(const std::filesystem::path& db_path, const SessionMeta& meta,
+                                                     RecorderOptions options, std::string& message);
+
 }  // namespace mlascope::sessions

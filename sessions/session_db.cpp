@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include <SQLiteCpp/Statement.h>
+#include <sqlite3.h>
 #include <SQLiteCpp/Transaction.h>
 
 #include "engine/error.h"
@@ -161,6 +162,37 @@ void migrate(const fs::path& path) {
   }
 }
 
+std::string uri_escape(const std::string& path) {
+  std::string out;
+  for (unsigned char c : path) {
+    if (c == '?' || c == '#' || c == '%' || c < 0x20 || c >= 0x7f) {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+// A read-only connection. A WAL database on a read-only file system cannot create its -shm file; when
+// no -wal file holds pending commits the file alone is the whole database and `immutable` reads it.
+SQLite::Database open_read_only(const fs::path& path) {
+  try {
+    SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+    db.execAndGet("SELECT count(*) FROM sqlite_master");
+    return db;
+  } catch (const SQLite::Exception& e) {
+    std::error_code ec;
+    const fs::path wal = path.string() + "-wal";
+    const bool pending_wal = fs::exists(wal, ec) && fs::file_size(wal, ec) > 0;
+    if (e.getErrorCode() != SQLITE_CANTOPEN || pending_wal) throw;
+  }
+  return SQLite::Database("file:" + uri_escape(fs::absolute(path).string()) + "?immutable=1",
+                          SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+}
+
 }  // namespace
 
 const char* schema_sql() { return kSchemaV2; }
@@ -190,7 +222,7 @@ DbIdentity inspect_session_db(const fs::path& path) {
     return id;
   }
   try {
-    SQLite::Database ro(path.string(), SQLite::OPEN_READONLY);
+    SQLite::Database ro = open_read_only(path);
     id.application_id = ro.execAndGet("PRAGMA application_id").getInt();
     id.user_version = ro.execAndGet("PRAGMA user_version").getInt();
     const int n_tables = ro.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
@@ -229,7 +261,7 @@ SQLite::Database open_session_db(const fs::path& path, DbAccess access) {
 
   if (access == DbAccess::Read) {
     try {
-      SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+      SQLite::Database db = open_read_only(path);
       db.exec("PRAGMA busy_timeout = 5000");
       return db;
     } catch (const SQLite::Exception& e) {
