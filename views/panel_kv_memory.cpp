@@ -51,7 +51,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
 
   // Bars at the current length.
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  const float label_w = ImGui::CalcTextSize("MLA naive  ").x;
+  const float label_w = ImGui::CalcTextSize("MLA latent   ").x;
   const float bar_w = std::max(50.0f, ImGui::GetContentRegionAvail().x - label_w - ImGui::CalcTextSize(" 99.9x  1023.99 MiB").x);
   double top = 0;
   for (const KvFootprint& f : m.schemes) top = std::max(top, f.bytes_per_token);

@@ -54,7 +54,7 @@ std::vector<ScriptCommand> parse_script(const std::string& text, const std::stri
     for (const Verb& k : kVerbs)
       if (c.verb == k.name) v = &k;
     if (!v) fail("script", where, "unknown command '" + c.verb + "'");
-    if (c.verb == "prompt") {
+    if (c.verb == "prompt" || c.verb == "open_session" || c.verb == "compare_session") {  // rest of the line
       std::string rest;
       std::getline(ls, rest);
       const size_t b = rest.find_first_not_of(" \t");

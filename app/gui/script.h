@@ -11,8 +11,8 @@
 //   preset NAME                 KV memory panel preset (or "session")
 //   attention LAYER HEAD        HEAD -1 = average
 //   tour ID [STEP]              start a tour (by id) at a step
-//   open_session NAME           replay a bundled/recorded session by title
-//   compare_session NAME
+//   open_session TITLE          replay a bundled/recorded session by title (rest of the line)
+//   compare_session TITLE
 //   presenter on|off
 //   screenshot NAME [PANEL]     write DIR/NAME.png of the window or of one panel
 //   frame_stats N               draw N frames and print the median frame time
@@ -27,7 +27,7 @@ namespace mlascope::app::gui {
 struct ScriptCommand {
   int line = 0;
   std::string verb;
-  std::vector<std::string> args;  // whitespace-split; `prompt` keeps the rest of the line as one arg
+  std::vector<std::string> args;  // whitespace-split; prompt/open_session/compare_session keep the rest of the line
 };
 
 // Throws Error "[script] FILE:LINE: ..." for an unknown verb or a wrong number of arguments.
