@@ -7,10 +7,12 @@ namespace mlascope::app {
 
 // Defined in app/cmd_*.cpp.
 void register_workbench(CLI::App&, CommandContext&);
+void register_kv(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
     register_workbench,  // `mlascope` with no subcommand (root options)
+    register_kv,
 };
 }  // namespace
 
