@@ -1,0 +1,47 @@
+// engine/backend/cpu/thread_pool.h — a fixed set of worker threads created once per backend.
+// Decode runs dozens of tiny parallel loops per token, so the pool never creates threads on the hot
+// path: workers spin briefly on a generation counter, then sleep on a condition variable.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace mlascope::cpu {
+
+class ThreadPool {
+ public:
+  // n_threads counts the calling thread; 0 = hardware concurrency.
+  explicit ThreadPool(int n_threads);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return n_threads_; }
+
+  // Splits [0, n) into contiguous chunks (at least `grain` items each) and calls fn(begin, end)
+  // on them from all threads, the caller included. Returns when every chunk is done.
+  // Not reentrant: fn must not call parallel_for.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+ private:
+  void worker_loop(int index);
+  void run_share(int index);
+
+  int n_threads_ = 1;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
+  std::atomic<bool> stop_{false};
+  // The job of the current generation.
+  const std::function<void(int64_t, int64_t)>* job_ = nullptr;
+  int64_t job_n_ = 0;
+  int job_parts_ = 0;
+};
+
+}  // namespace mlascope::cpu

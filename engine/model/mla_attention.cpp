@@ -1,0 +1,158 @@
+// engine/model/mla_attention.cpp — Multi-head Latent Attention, both formulations.
+//   q      = q_proj(x) or q_b_proj(q_a_layernorm(q_a_proj(x)))          [H, nope + rope]
+//   kv_a   = kv_a_proj_with_mqa(x) = [c_kv (kv_lora_rank) | k_pe (rope)]  k_pe shared by all heads
+//   latent = kv_a_layernorm(c_kv); k_pe and q_pe rotated (interleaved pairs) at their positions
+//   naive:    [k_nope | v] per head = kv_b_proj(latent), cached per head;
+//             score = (q_nope . k_nope + q_pe . k_pe) * softmax_scale
+//   absorbed: only [latent | k_pe] is cached; W_UK (kv_b rows of k_nope) is folded into the query,
+//             q_lat = W_UK_h^T q_nope, score = (q_lat . latent + q_pe . k_pe) * softmax_scale, and
+//             W_UV (kv_b rows of v) is applied after the weighted sum of latents.
+//   out = o_proj(concat_h(softmax(score) @ v))
+#include <algorithm>
+#include <cstring>
+
+#include "../backend/cpu/linear.h"
+#include "../backend/cpu/matvec.h"
+#include "../kv_cache.h"
+#include "model.h"
+#include "ops.h"
+#include "transformer.h"
+#include "transformer_scratch.h"
+
+namespace mlascope {
+
+namespace {
+// q_a_layernorm and kv_a_layernorm use the reference's fixed eps, not config.rms_norm_eps.
+constexpr float kLoraNormEps = 1e-6f;
+}  // namespace
+
+void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, int n, int start_pos,
+                            TraceSink* trace) {
+  const ModelConfig& c = model_.config();
+  const LayerWeights& w = model_.layer(layer);
+  Scratch& s = *s_;
+  const int H = c.num_attention_heads, nope = c.qk_nope_head_dim, rope = c.qk_rope_head_dim;
+  const int vd = c.v_head_dim, r = c.kv_lora_rank, qk = nope + rope, kvb_head = nope + vd;
+  const int n_pairs = rope / 2;
+  const auto N = static_cast<size_t>(n);
+  const float* X = s.xn.data();
+
+  float* q = sized(s.q, N * static_cast<size_t>(H * qk));
+  if (c.has_q_lora()) {
+    const int ql = c.q_lora_rank;
+    float* qa = sized(s.qa, N * static_cast<size_t>(ql));
+    cpu::linear(pool, *w.q_a_proj, X, n, qa);
+    for (int t = 0; t < n; ++t) rms_norm(qa + t * ql, *w.q_a_layernorm, ql, kLoraNormEps, qa + t * ql);
+    cpu::linear(pool, *w.q_b_proj, qa, n, q);
+  } else {
+    cpu::linear(pool, *w.q_proj, X, n, q);
+  }
+  float* kv = sized(s.kv, N * static_cast<size_t>(r + rope));
+  cpu::linear(pool, *w.kv_a_proj_with_mqa, X, n, kv);
+
+  float* latent = sized(s.latent, N * static_cast<size_t>(r));
+  float* kpe = sized(s.kpe, N * static_cast<size_t>(rope));
+  float* cos_v = sized(s.cos_v, static_cast<size_t>(n_pairs));
+  float* sin_v = sized(s.sin_v, static_cast<size_t>(n_pairs));
+  const bool want_latent = trace && trace->wants(TracePoint::KvLatent, layer);
+  for (int t = 0; t < n; ++t) {
+    const int pos = start_pos + t;
+    const float* kv_t = kv + t * (r + rope);
+    rms_norm(kv_t, *w.kv_a_layernorm, r, kLoraNormEps, latent + t * r);
+    std::memcpy(kpe + t * rope, kv_t + r, sizeof(float) * static_cast<size_t>(rope));
+    rope_.angles(pos, cos_v, sin_v);
+    Rope::rotate(kpe + t * rope, cos_v, sin_v, n_pairs);
+    for (int hh = 0; hh < H; ++hh) Rope::rotate(q + (t * H + hh) * qk + nope, cos_v, sin_v, n_pairs);
+    if (want_latent)
+      trace->on_kv_latent(layer, pos, {latent + t * r, static_cast<size_t>(r)}, {kpe + t * rope, static_cast<size_t>(rope)});
+  }
+
+  cache.reserve(start_pos + n);
+  if (mode_ == MlaMode::Naive) {
+    float* kvb = sized(s.kvb, N * static_cast<size_t>(H * kvb_head));
+    cpu::linear(pool, *w.kv_b_proj, latent, n, kvb);
+    for (int t = 0; t < n; ++t) {
+      float* key = cache.key(layer, start_pos + t);
+      float* val = cache.value(layer, start_pos + t);
+      for (int hh = 0; hh < H; ++hh) {
+        const float* src = kvb + (t * H + hh) * kvb_head;
+        std::memcpy(key + hh * qk, src, sizeof(float) * static_cast<size_t>(nope));
+        std::memcpy(key + hh * qk + nope, kpe + t * rope, sizeof(float) * static_cast<size_t>(rope));
+        std::memcpy(val + hh * vd, src + nope, sizeof(float) * static_cast<size_t>(vd));
+      }
+    }
+  } else {
+    for (int t = 0; t < n; ++t) {
+      std::memcpy(cache.latent(layer, start_pos + t), latent + t * r, sizeof(float) * static_cast<size_t>(r));
+      std::memcpy(cache.k_rope(layer, start_pos + t), kpe + t * rope, sizeof(float) * static_cast<size_t>(rope));
+    }
+  }
+
+  // One query at a time (causal: query pos sees keys 0..pos, all already in the cache); heads in parallel.
+  const bool want_probs = trace && trace->wants(TracePoint::AttnProbs, layer);
+  const bool want_parts = trace && trace->wants(TracePoint::AttnParts, layer);
+  float* attn_out = sized(s.attn_out, N * static_cast<size_t>(H * vd));
+  const int max_keys = start_pos + n;
+  float* probs = sized(s.probs, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
+  float* nope_part = sized(s.nope, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
+  float* rope_part = sized(s.rope, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
+  float* q_lat = sized(s.q_lat, static_cast<size_t>(H * r));
+  float* o_lat = sized(s.o_lat, static_cast<size_t>(H * r));
+  float* uv_out = sized(s.uv_out, static_cast<size_t>(H * kvb_head));
+  const float scale = softmax_scale_;
+  const TensorView& kv_b = *w.kv_b_proj;
+  const bool absorbed = mode_ == MlaMode::Absorbed;
+
+  for (int t = 0; t < n; ++t) {
+    const int pos = start_pos + t;
+    const int n_keys = pos + 1;
+    pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+      for (int64_t hh = h0; hh < h1; ++hh) {
+        const float* q_nope = q + (t * H + hh) * qk;
+        const float* q_pe = q_nope + nope;
+        float* p = probs + hh * n_keys;
+        float* pn = nope_part + hh * n_keys;
+        float* pr = rope_part + hh * n_keys;
+        float* o = attn_out + (t * H + hh) * vd;
+        if (!absorbed) {
+          for (int j = 0; j < n_keys; ++j) {
+            const float* k = cache.key(layer, j) + hh * qk;
+            const float a = cpu::dot_f32(q_nope, k, nope) * scale;
+            const float b = cpu::dot_f32(q_pe, k + nope, rope) * scale;
+            pn[j] = a;
+            pr[j] = b;
+            p[j] = a + b;
+          }
+          softmax_inplace(p, n_keys);
+          std::fill(o, o + vd, 0.0f);
+          for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.value(layer, j) + hh * vd, o, vd);
+        } else {
+          float* ql = q_lat + hh * r;
+          std::fill(ql, ql + r, 0.0f);
+          const int64_t row0 = hh * kvb_head;
+          cpu::matvec_t_accumulate(kv_b, q_nope, ql, row0, row0 + nope);  // W_UK_h^T q_nope
+          for (int j = 0; j < n_keys; ++j) {
+            const float a = cpu::dot_f32(ql, cache.latent(layer, j), r) * scale;
+            const float b = cpu::dot_f32(q_pe, cache.k_rope(layer, j), rope) * scale;
+            pn[j] = a;
+            pr[j] = b;
+            p[j] = a + b;
+          }
+          softmax_inplace(p, n_keys);
+          float* ol = o_lat + hh * r;
+          std::fill(ol, ol + r, 0.0f);
+          for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.latent(layer, j), ol, r);
+          cpu::matvec(kv_b, ol, uv_out, row0 + nope, row0 + kvb_head);  // W_UV_h o_lat
+          std::memcpy(o, uv_out + row0 + nope, sizeof(float) * static_cast<size_t>(vd));
+        }
+      }
+    });
+    if (want_probs || want_parts)
+      trace->on_attention(layer, pos, H, n_keys, probs, want_parts ? nope_part : nullptr,
+                          want_parts ? rope_part : nullptr);
+  }
+
+  cpu::linear(pool, *w.o_proj, attn_out, n, s.out.data());
+}
+
+}  // namespace mlascope

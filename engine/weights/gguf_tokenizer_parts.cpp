@@ -1,0 +1,32 @@
+// engine/weights/gguf_tokenizer_parts.cpp — GgufTokenizer → TokenizerParts, the tokenizer
+// engineer's type (engine/tokenizer/tokenizer.h). Kept apart so the GGUF reader builds before
+// that header exists; once it has landed everywhere the __has_include guard can go.
+#include "gguf.h"
+
+#include "../error.h"
+
+#if __has_include("engine/tokenizer/tokenizer.h")
+#include "engine/tokenizer/tokenizer.h"
+#define MLASCOPE_HAVE_TOKENIZER_PARTS 1
+#endif
+
+namespace mlascope {
+
+void fill_tokenizer_parts(const GgufTokenizer& from, TokenizerParts* to) {
+  if (!to) return;
+#ifdef MLASCOPE_HAVE_TOKENIZER_PARTS
+  to->tokens = from.tokens;
+  to->merges = from.merges;
+  to->token_types = from.token_types;
+  to->pre = from.pre;
+  to->bos_id = from.bos_id;
+  to->eos_id = from.eos_id;
+  to->add_bos = from.add_bos;
+  to->chat_template = from.chat_template;
+#else
+  (void)from;
+  fail("gguf", "", "this build has no tokenizer (engine/tokenizer/tokenizer.h is missing)");
+#endif
+}
+
+}  // namespace mlascope

@@ -1,0 +1,207 @@
+// tests/engine/test_quant.cpp — GGUF block formats: dequantization of hand-built blocks against
+// values worked out by hand from the format description, and quantizers on blocks chosen to be
+// exactly representable (so the round trip must be exact) plus error bounds on random data.
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "engine/error.h"
+#include "engine/weights/quant.h"
+
+using namespace mlascope;
+
+namespace {
+void put16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xff);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+std::vector<float> deq(DType t, const std::vector<uint8_t>& b, int n) {
+  std::vector<float> y(static_cast<size_t>(n));
+  dequantize_row(t, b.data(), y.data(), n);
+  return y;
+}
+std::vector<float> roundtrip(DType t, const std::vector<float>& x) {
+  std::vector<uint8_t> b(dtype_bytes(t, x.size()));
+  quantize_row(t, x.data(), b.data(), static_cast<int64_t>(x.size()));
+  return deq(t, b, static_cast<int>(x.size()));
+}
+}  // namespace
+
+TEST(Dequant, Q8_0HandBlock) {
+  std::vector<uint8_t> b(34, 0);
+  put16(b.data(), 0x3800);  // 0.5
+  b[2] = 0x7f;              // 127
+  b[3] = 0x80;              // -128
+  b[33] = 0xfd;             // -3
+  const auto y = deq(DType::Q8_0, b, 32);
+  EXPECT_EQ(y[0], 63.5f);
+  EXPECT_EQ(y[1], -64.0f);
+  EXPECT_EQ(y[2], 0.0f);
+  EXPECT_EQ(y[31], -1.5f);
+}
+
+TEST(Dequant, Q4_0HandBlock) {
+  std::vector<uint8_t> b(18, 0x88);  // every nibble 8 → 0
+  put16(b.data(), 0x4000);           // 2.0
+  b[2] = 0x1f;                       // x0: 15-8 = 7 → 14; x16: 1-8 = -7 → -14
+  const auto y = deq(DType::Q4_0, b, 32);
+  EXPECT_EQ(y[0], 14.0f);
+  EXPECT_EQ(y[16], -14.0f);
+  EXPECT_EQ(y[5], 0.0f);
+}
+
+TEST(Dequant, Q4_KHandBlock) {
+  std::vector<uint8_t> b(144, 0);
+  put16(b.data(), 0x3c00);      // d = 1
+  put16(b.data() + 2, 0x3800);  // dmin = 0.5
+  uint8_t* s = b.data() + 4;
+  s[0] = 2;     // sub-block 0 scale 2
+  s[4] = 3;     // sub-block 0 min 3
+  s[1] = 0x81;  // sub-block 1 scale 1; top bits 2 = high bits of sub-block 5's scale
+  s[5] = 0xc0;  // sub-block 1 min 0; top bits 3 = high bits of sub-block 5's min
+  s[9] = 0x25;  // sub-block 5: scale low nibble 5, min low nibble 2 → scale 37, min 50
+  uint8_t* qs = b.data() + 16;
+  qs[0] = 0x7a;       // sub-block 0 value 0: q 10; sub-block 1 value 0: q 7
+  qs[64 + 3] = 0xc0;  // sub-block 5 value 3: q 12
+  const auto y = deq(DType::Q4_K, b, 256);
+  EXPECT_EQ(y[0], 1 * 2 * 10 - 0.5f * 3);    // 18.5
+  EXPECT_EQ(y[1], -1.5f);                    // q 0: only the min
+  EXPECT_EQ(y[32], 7.0f);                    // scale 1, min 0
+  EXPECT_EQ(y[160 + 3], 37 * 12 - 0.5f * 50);  // 419
+  EXPECT_EQ(y[128 + 3], 0.0f);               // sub-block 4: scale 0, min 0
+}
+
+TEST(Dequant, Q5_KHandBlock) {
+  std::vector<uint8_t> b(176, 0);
+  put16(b.data(), 0x3c00);
+  put16(b.data() + 2, 0x3800);
+  uint8_t* s = b.data() + 4;
+  s[0] = 2;
+  s[4] = 3;
+  s[1] = 1;
+  s[8] = 0x13;  // sub-block 4: scale 3, min 1
+  uint8_t* qh = b.data() + 16;
+  uint8_t* qs = b.data() + 48;
+  qs[0] = 0x7a;
+  qh[0] = 0x03;       // fifth bit of sub-blocks 0 and 1 at value 0
+  qs[64 + 5] = 0x04;  // sub-block 4 value 5: low nibble 4
+  qh[5] = 0x10;       // fifth bit of sub-block 4 (chunk 2, bit 4) at value 5
+  const auto y = deq(DType::Q5_K, b, 256);
+  EXPECT_EQ(y[0], 2 * 26 - 1.5f);    // q = 10 + 16
+  EXPECT_EQ(y[32], 23.0f);           // q = 7 + 16, scale 1, min 0
+  EXPECT_EQ(y[133], 3 * 20 - 0.5f);  // q = 4 + 16
+  EXPECT_EQ(y[2], -1.5f);
+}
+
+TEST(Dequant, Q6_KHandBlock) {
+  std::vector<uint8_t> b(210, 0);
+  uint8_t* ql = b.data();
+  uint8_t* qh = b.data() + 128;
+  auto* sc = reinterpret_cast<int8_t*>(b.data() + 192);
+  put16(b.data() + 208, 0x3400);  // d = 0.25
+  sc[0] = 4;
+  sc[2] = 1;
+  sc[3] = -2;
+  sc[4] = 3;
+  sc[9] = 10;
+  ql[0] = 0x3f;  // value 0: low 4 bits 15; value 64: low 4 bits 3
+  qh[0] = 0x9e;  // 0b10'01'11'10: value 0 high 2, value 32 high 3, value 64 high 1, value 96 high 2
+  ql[86] = 0x05;  // value 150 (second half, l = 22)
+  qh[54] = 0x01;
+  const auto y = deq(DType::Q6_K, b, 256);
+  EXPECT_EQ(y[0], 0.25f * 4 * (47 - 32));   // 15
+  EXPECT_EQ(y[32], 0.25f * 1 * (48 - 32));  // 4
+  EXPECT_EQ(y[64], 0.25f * 3 * (19 - 32));  // -9.75
+  EXPECT_EQ(y[96], 0.0f);                   // code 32, scale sc[6] = 0
+  EXPECT_EQ(y[48], 0.25f * -2 * -32);       // all-zero code is -32
+  EXPECT_EQ(y[150], 0.25f * 10 * (21 - 32));  // -27.5
+}
+
+TEST(Dequant, RejectsPartialBlocks) {
+  std::vector<uint8_t> b(34, 0);
+  float y[40];
+  EXPECT_THROW(dequantize_row(DType::Q8_0, b.data(), y, 40), Error);
+}
+
+TEST(Quantize, Q8_0HandBlock) {
+  std::vector<float> x(32);
+  for (int i = 0; i < 32; ++i) x[i] = static_cast<float>(i);
+  std::vector<uint8_t> b(34);
+  quantize_row(DType::Q8_0, x.data(), b.data(), 32);
+  // d = 31/127 = 0.24409... → f16 0x33d0 (exponent -3, mantissa round(0.952755*1024) = 976)
+  EXPECT_EQ(b[0] | (b[1] << 8), 0x33d0);
+  EXPECT_EQ(static_cast<int8_t>(b[2 + 31]), 127);
+  EXPECT_EQ(static_cast<int8_t>(b[2 + 1]), 4);   // round(127/31)
+  EXPECT_EQ(static_cast<int8_t>(b[2 + 2]), 8);   // round(254/31)
+  EXPECT_EQ(static_cast<int8_t>(b[2 + 0]), 0);
+}
+
+TEST(Quantize, ExactlyRepresentableBlocksRoundTrip) {
+  // Q8_0: x = 0.5 q with q reaching ±127 → d = 0.5.
+  std::vector<float> x8(64);
+  for (int i = 0; i < 64; ++i) x8[i] = 0.5f * static_cast<float>((i * 37) % 255 - 127);
+  x8[3] = 63.5f;
+  x8[40] = -63.5f;
+  EXPECT_EQ(roundtrip(DType::Q8_0, x8), x8);
+
+  // Q4_K: sub-block 0 = 15.75 q - 31.5 (scale 63, min 63 with d = 0.25, dmin = 0.5),
+  // sub-block 1 = 5.25 q (scale 21, min 0), others 15.75 q; q runs over 0..15 in each.
+  std::vector<float> x4(256);
+  for (int j = 0; j < 8; ++j)
+    for (int l = 0; l < 32; ++l) {
+      const float q = static_cast<float>(l % 16);
+      x4[j * 32 + l] = j == 0 ? 15.75f * q - 31.5f : j == 1 ? 5.25f * q : 15.75f * q;
+    }
+  EXPECT_EQ(roundtrip(DType::Q4_K, x4), x4);
+
+  // Q5_K: x = 7.875 q, q over 0..31 (scale 63 with d = 0.125), one sub-block 2.625 q (scale 21).
+  std::vector<float> x5(256);
+  for (int j = 0; j < 8; ++j)
+    for (int l = 0; l < 32; ++l) x5[j * 32 + l] = (j == 3 ? 2.625f : 7.875f) * static_cast<float>(l);
+  EXPECT_EQ(roundtrip(DType::Q5_K, x5), x5);
+
+  // Q6_K: x = 7.9375 q (scale 127 with d = 1/16) and 3.125 q (scale 50), q over -31..31.
+  std::vector<float> x6(256);
+  for (int j = 0; j < 16; ++j)
+    for (int l = 0; l < 16; ++l) {
+      const float q = static_cast<float>(l == 0 ? -31 : l == 1 ? 31 : (l * 7) % 63 - 31);
+      x6[j * 16 + l] = (j % 2 ? 3.125f : 7.9375f) * q;
+    }
+  EXPECT_EQ(roundtrip(DType::Q6_K, x6), x6);
+}
+
+TEST(Quantize, RandomRowsWithinOneStep) {
+  std::mt19937 rng(7);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  std::vector<float> x(1024);
+  for (float& v : x) v = g(rng);
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+    const auto y = roundtrip(t, x);
+    const int be = dtype_block_elems(t);
+    // levels per block side: Q8_0 127, Q4_0 8, Q4_K 15 steps over the range, Q5_K 31, Q6_K 31
+    const float levels = t == DType::Q8_0 ? 127.f : t == DType::Q4_0 ? 8.f : t == DType::Q4_K ? 7.5f : 15.5f;
+    for (int b = 0; b < 1024 / be; ++b) {
+      float amax = 0.0f, err = 0.0f;
+      for (int i = b * be; i < (b + 1) * be; ++i) {
+        amax = std::max(amax, std::fabs(x[i]));
+        err = std::max(err, std::fabs(x[i] - y[i]));
+      }
+      // Block scales are themselves rounded (6-bit / 8-bit), so allow a full step, not half.
+      EXPECT_LE(err, amax / levels) << to_string(t) << " block " << b;
+    }
+  }
+}
+
+TEST(Quantize, F16AndBF16AreRoundToNearest) {
+  const float x[2] = {1.0f + 1.0f / 4096.0f, -2.5f};
+  uint16_t h[2];
+  quantize_row(DType::F16, x, h, 2);
+  EXPECT_EQ(h[0], 0x3c00);  // 1 + 2^-12 is below half an f16 ulp (2^-11): rounds down
+  EXPECT_EQ(h[1], 0xc100);
+  quantize_row(DType::BF16, x, h, 2);
+  EXPECT_EQ(h[0], 0x3f80);
+  EXPECT_EQ(h[1], 0xc020);
+}
