@@ -201,9 +201,13 @@ void Chat::banner() {
 }
 
 void Chat::turn(const std::string& text) {
-  const bool first = engine_.n_positions() == 0;
-  if (first) system_ = pending_system_;
-  const std::vector<int32_t> ids = engine_.encode_turn(system_, text, first);
+  if (engine_.n_positions() == 0) system_ = pending_system_;
+  const ChatEngine::Turn t = engine_.encode_turn(system_, tm_.messages(), text);
+  if (t.keep < engine_.n_positions()) {
+    engine_.truncate(t.keep);
+    tm_.truncate(static_cast<size_t>(t.keep));
+  }
+  const std::vector<int32_t>& ids = t.ids;
   const int user_msg = static_cast<int>(tm_.messages().size());
   const int32_t start = static_cast<int32_t>(tm_.size());
   tm_.add_message({"user", text, start, start});
@@ -332,7 +336,7 @@ bool Chat::command(const std::string& line) {
     if (engine_.n_positions() == 0) note("system text set");
     else note("system text set for the next conversation (/reset to start one now)");
   } else if (cmd == "/reset") {
-    engine_.reset();
+    engine_.truncate(0);
     engine_.flush_text();
     tm_.reset(engine_.meta());
     note("new conversation");

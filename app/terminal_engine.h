@@ -29,12 +29,18 @@ class ChatEngine {
   // "plain" (base model: the text continues the document) or the recognised chat template.
   virtual std::string template_name() const = 0;
 
-  // Ids that add the user's turn after what is cached. `system` is used only when nothing is
-  // cached yet; `first` = nothing cached yet (BOS goes first).
-  virtual std::vector<int32_t> encode_turn(const std::string& system, const std::string& user, bool first) = 0;
+  // The user's next turn: keep the first `keep` cached positions (a chat template may render the
+  // previous reply differently from what was generated, e.g. a closing EOS after an interrupted
+  // reply), then feed `ids`. `previous` = the conversation so far (user/assistant, in order);
+  // `system` is used when the conversation starts.
+  struct Turn {
+    int keep = 0;
+    std::vector<int32_t> ids;
+  };
+  virtual Turn encode_turn(const std::string& system, std::span<const Message> previous, const std::string& user) = 0;
   virtual StepStatus feed(std::span<const int32_t> ids, const EmitStep& emit, int message) = 0;
   virtual StopReason generate(int max_new_tokens, const EmitStep& emit, const std::atomic<bool>* cancel, int message) = 0;
-  virtual void reset() = 0;  // forget every cached position
+  virtual void truncate(int n_positions) = 0;  // forget cached positions >= n
   virtual int n_positions() const = 0;
 
   // Bytes ready to print for token `id` (complete UTF-8 only; held back bytes come later).

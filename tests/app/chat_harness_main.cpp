@@ -5,6 +5,7 @@
 // Rules: prompt words become tokens in order (BOS first); generated token at position p prints
 // " w<p>"; in MoE layer with index m, position p routes to experts (p+3m)%16, +5, +9, +13 (mod 16)
 // with weights 0.5 0.25 0.15 0.1; attention of layer 2, every head: 0.6 on key p-1, the rest spread.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -34,15 +35,17 @@ class ScriptedEngine : public ChatEngine {
   int max_context() const override { return 64; }
   std::string template_name() const override { return "plain"; }
 
-  std::vector<int32_t> encode_turn(const std::string&, const std::string& user, bool first) override {
-    std::vector<int32_t> ids;
-    if (first) ids.push_back(0);
+  Turn encode_turn(const std::string&, std::span<const Message>, const std::string& user) override {
+    Turn t;
+    t.keep = n_;
+    std::vector<int32_t>& ids = t.ids;
+    if (n_ == 0) ids.push_back(0);
     std::istringstream in(user);
     for (std::string w; in >> w;) {
       vocab_.push_back(" " + w);
       ids.push_back(static_cast<int32_t>(vocab_.size() - 1));
     }
-    return ids;
+    return t;
   }
 
   StepStatus feed(std::span<const int32_t> ids, const EmitStep& emit, int message) override {
@@ -62,7 +65,7 @@ class ScriptedEngine : public ChatEngine {
     return StopReason::Length;
   }
 
-  void reset() override { n_ = 0; }
+  void truncate(int n) override { n_ = std::min(n_, n); }
   int n_positions() const override { return n_; }
   std::string stream_text(int32_t id) override { return vocab_[static_cast<size_t>(id)]; }
   std::string flush_text() override { return {}; }
