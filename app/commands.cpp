@@ -11,6 +11,7 @@ void register_kv(CLI::App&, CommandContext&);
 void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
+void register_chat(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -19,6 +20,7 @@ const RegisterCommand kCommands[] = {
     register_generate,
     register_eval,
     register_tokenize,   // `mlascope tokenize`
+    register_chat,
 };
 }  // namespace
 
