@@ -24,6 +24,8 @@ void draw_chat(const TraceModel& tm, ViewState& st) {
   ChatState& c = st.chat;
   if (ImGui::CollapsingHeader("system prompt and sampler")) {
     ImGui::Checkbox("plain completion (base model)", &c.base_model);
+    ImGui::SameLine();
+    ImGui::TextDisabled("model template: %s", c.template_name.empty() ? "-" : c.template_name.c_str());
     if (!c.base_model) input_text("system", c.system_prompt, true, ImGui::GetTextLineHeight() * 3);
     ImGui::SetNextItemWidth(160 * st.ui_scale);
     ImGui::SliderFloat("temperature", &c.sampler.temperature, 0.0f, 2.0f, "%.2f");
@@ -51,7 +53,7 @@ void draw_chat(const TraceModel& tm, ViewState& st) {
     ImGui::PushID(static_cast<int>(i));
     const ImVec4 role_col = m.role == "user" ? ImVec4(0.55f, 0.8f, 1, 1) : m.role == "system" ? ImVec4(0.8f, 0.8f, 0.5f, 1) : ImVec4(0.6f, 1, 0.6f, 1);
     ImGui::TextColored(role_col, "%s", m.role.c_str());
-    if (m.role == "user" && !c.generating) {
+    if (m.role == "user" && !c.generating && c.live) {
       ImGui::SameLine();
       if (ImGui::SmallButton("edit")) {
         c.edit_message = static_cast<int>(i);
@@ -84,7 +86,7 @@ void draw_chat(const TraceModel& tm, ViewState& st) {
   if (c.generating && ImGui::GetScrollY() >= ImGui::GetScrollMaxY() - 40) ImGui::SetScrollHereY(1.0f);
   ImGui::EndChild();
   input_text("##input", c.input, true, ImGui::GetTextLineHeightWithSpacing() * 3);
-  ImGui::BeginDisabled(c.generating || c.input.empty());
+  ImGui::BeginDisabled(c.generating || c.input.empty() || !c.has_model);
   if (ImGui::Button("send") || (!c.generating && ImGui::GetIO().KeyCtrl && ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Enter)) && !c.input.empty())) {
     st.act(ActionKind::SendPrompt, c.input);
     c.input.clear();

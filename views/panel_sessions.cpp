@@ -88,8 +88,10 @@ void draw_sessions(const TraceModel& tm, ViewState& st) {
   SessionsState& s = st.sessions;
   char buf[128];
   std::snprintf(buf, sizeof buf, "%s", s.filter.c_str());
-  ImGui::SetNextItemWidth(-1);
+  ImGui::SetNextItemWidth(-ImGui::CalcTextSize("refresh").x - ImGui::GetStyle().FramePadding.x * 2 - ImGui::GetStyle().ItemSpacing.x);
   if (ImGui::InputTextWithHint("##filter", "search title, date, model", buf, sizeof buf)) s.filter = buf;
+  ImGui::SameLine();
+  if (ImGui::Button("refresh")) st.act(ActionKind::RefreshSessions);
   const float list_h = s.compare_model ? ImGui::GetContentRegionAvail().y * 0.35f : 0.0f;
   if (ImGui::BeginTable("sessions", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingStretchProp, ImVec2(0, list_h))) {
     ImGui::TableSetupScrollFreeze(0, 1);

@@ -34,6 +34,7 @@ enum class ActionKind {
   StartTour,      // a = tour index
   TourAction,     // a tour step's action for the shell to perform (text = JSON of the action)
   ClearChat,
+  RefreshSessions,  // re-read the session databases
 };
 
 struct Action {
@@ -52,6 +53,9 @@ struct ChatState {
   int edit_message = -1;     // message being edited, -1 = none
   std::string edit_text;
   bool base_model = true;    // plain completion (no chat template)
+  std::string template_name; // the model's chat template ("plain" for a base model); set by the shell
+  bool has_model = false;    // set by the shell: a model is loaded and can chat
+  bool live = true;          // set by the shell: false while a recorded session is shown
 };
 
 enum class ChipColor { DominantExpert, ExpertSet, Probability };
@@ -127,6 +131,7 @@ struct StatusInfo {
   std::string backend = "cpu";
   double tokens_per_s = 0.0;
   bool recording = false;
+  std::string record_text = "not recording";  // recording state or why it stopped
   std::string load_message;
   float load_progress = -1.0f;  // [0,1] while a model loads, else < 0
   double frame_ms = 0.0;

@@ -1,10 +1,14 @@
 // app/gui/chat_controller.cpp — see chat_controller.h.
 #include "chat_controller.h"
 
+#include <algorithm>
+#include <chrono>
 #include <numeric>
+#include <thread>
 #include <utility>
 
 #include "engine/error.h"
+#include "sessions/recorder.h"
 
 namespace mlascope::app::gui {
 
@@ -19,6 +23,7 @@ ChatController::~ChatController() {
   }
   cv_.notify_all();
   worker_.join();
+  recorder_.reset();  // flushes what was handed over
 }
 
 void ChatController::post(std::function<void()> task) {
@@ -35,7 +40,7 @@ void ChatController::worker_loop() {
     std::function<void()> task;
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [&] { return quit_ || !tasks_.empty(); });
+      cv_.wait(lk, [&] { return quit_.load() || !tasks_.empty(); });
       if (quit_) return;
       task = std::move(tasks_.front());
       tasks_.pop_front();
@@ -56,73 +61,72 @@ void ChatController::worker_loop() {
 
 void ChatController::wait_idle() {
   std::unique_lock lk(mu_);
-  cv_.wait(lk, [&] { return !busy_.load() || quit_; });
+  cv_.wait(lk, [&] { return !busy_.load() || quit_.load(); });
 }
+
+bool ChatController::working() const { return busy_.load() || !ring_.empty_approx(); }
 
 EmitFn ChatController::emitter() {
   return [this](StepRecord&& r) {
-    std::lock_guard lk(mu_);
-    ready_.push_back(std::move(r));
+    // The UI drains the ring every frame; when it falls behind, the worker waits (never the UI).
+    while (!ring_.try_push(std::move(r))) {
+      if (quit_.load()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   };
 }
 
-void ChatController::load_model(const std::filesystem::path& dir) {
+void ChatController::load_model(const std::filesystem::path& path, const EngineOptions& opt) {
   stop();
   wait_idle();
   {
     std::lock_guard lk(mu_);
     progress_ = 0.0f;
-    progress_text_ = "opening " + dir.string();
+    progress_text_ = "opening " + path.string();
   }
-  post([this, dir] {
-    auto e = open_chat_engine(dir, [this](float f, const std::string& what) {
+  post([this, path, opt] {
+    std::unique_ptr<ChatEngine> e = ChatEngine::open(path, opt, [this](float f, const std::string& what) {
       std::lock_guard lk(mu_);
       progress_ = f;
       progress_text_ = what;
     });
-    SessionMeta meta;
-    meta.title = "chat with " + e->model_name();
-    meta.model_name = e->model_name();
-    meta.model_path = dir.string();
-    meta.config = e->config();
-    meta.config_json = e->config_json();
-    meta.backend = e->backend();
-    meta.mla_mode = "absorbed";
-    meta.capture = CapturePolicy::Everything;
-    meta.gate_bias = e->gate_bias();
-    engine_ = std::move(e);
+    SessionMeta meta = e->meta();
     std::lock_guard lk(mu_);
-    ready_.clear();
+    loaded_engine_ = std::move(e);
     loaded_ = std::move(meta);
     progress_ = -1.0f;
   });
 }
 
-void ChatController::set_engine(std::unique_ptr<ChatEngine> e) {
-  stop();
-  wait_idle();
-  SessionMeta meta;
-  meta.title = "chat with " + e->model_name();
-  meta.model_name = e->model_name();
-  meta.config = e->config();
-  meta.config_json = e->config_json();
-  meta.backend = e->backend();
-  meta.capture = CapturePolicy::Everything;
-  meta.gate_bias = e->gate_bias();
-  engine_ = std::move(e);
-  std::lock_guard lk(mu_);
-  ready_.clear();
-  loaded_ = std::move(meta);
-}
-
 std::optional<SessionMeta> ChatController::take_loaded() {
-  std::lock_guard lk(mu_);
-  auto m = std::move(loaded_);
-  loaded_.reset();
+  std::unique_ptr<ChatEngine> e;
+  std::optional<SessionMeta> m;
+  {
+    std::lock_guard lk(mu_);
+    if (!loaded_) return std::nullopt;
+    m = std::move(loaded_);
+    loaded_.reset();
+    e = std::move(loaded_engine_);
+  }
+  // The worker finished the load task; nothing else uses the old engine now.
+  wait_idle();
+  engine_ = std::move(e);
+  StepRecord stale;
+  while (ring_.try_pop(stale)) {
+  }
+  recorder_.reset();
+  record_message_.clear();
+  raw_text_.clear();
+  dirty_messages_.clear();
+  system_.clear();
+  custom_title_ = false;
+  m->title = "chat with " + m->model_name;
   return m;
 }
 
 bool ChatController::has_engine() const { return !busy_ && engine_ != nullptr; }
+
+std::string ChatController::template_name() const { return engine_ ? engine_->template_name() : std::string(); }
 
 float ChatController::load_progress() const {
   std::lock_guard lk(mu_);
@@ -141,98 +145,228 @@ std::vector<std::string> ChatController::take_errors() {
 
 void ChatController::stop() { cancel_ = true; }
 
+// ------------------------------------------------------------------------------------ recording
+
+void ChatController::set_session_db(const std::filesystem::path& db) {
+  db_ = db;
+  if (db_.empty()) recorder_.reset();
+}
+
+RecordingInfo ChatController::recording() const {
+  RecordingInfo r;
+  r.enabled = !db_.empty();
+  r.message = record_message_;
+  if (recorder_) {
+    const sessions::RecorderStatus s = recorder_->status();
+    r.recording = s.recording;
+    r.session_id = recorder_->session_id();
+    r.tokens_committed = s.tokens_committed;
+    if (!s.recording) r.message = s.message;
+  }
+  return r;
+}
+
+void ChatController::set_title(TraceModel& tm, const std::string& title) {
+  tm.set_title(title);
+  custom_title_ = true;
+  if (recorder_) recorder_->set_title(title);
+}
+
+int64_t ChatController::live_session_id() const { return recorder_ ? recorder_->session_id() : -1; }
+
+void ChatController::ensure_recorder(const TraceModel& tm) {
+  if (recorder_ || db_.empty()) return;
+  sessions::RecorderOptions o;
+  recorder_ = sessions::try_start_recording(db_, tm.meta(), o, record_message_);
+  if (!recorder_) return;
+  // What the chat already holds (a turn may follow a conversation that started unrecorded).
+  for (const StepRecord& r : tm.tokens()) recorder_->record(r);
+  for (size_t i = 0; i < tm.messages().size(); ++i) recorder_->add_message(static_cast<int32_t>(i), tm.messages()[i]);
+}
+
+void ChatController::flush_dirty_messages(const TraceModel& tm) {
+  if (recorder_)
+    for (size_t i : dirty_messages_)
+      if (i < tm.messages().size()) recorder_->add_message(static_cast<int32_t>(i), tm.messages()[i]);
+  dirty_messages_.clear();
+}
+
+void ChatController::set_message(TraceModel& tm, size_t index, Message m) {
+  if (index == tm.messages().size()) tm.add_message(std::move(m));
+  else tm.update_message(index, std::move(m));
+  if (raw_text_.size() < tm.messages().size()) raw_text_.resize(tm.messages().size());
+  if (std::find(dirty_messages_.begin(), dirty_messages_.end(), index) == dirty_messages_.end()) dirty_messages_.push_back(index);
+}
+
+// ------------------------------------------------------------------------------------- chatting
+
+bool ChatController::idle_for_ui(TraceModel& tm) {
+  if (busy_ || !engine_) return false;
+  drain(tm);  // the worker is done: after this the TraceModel holds exactly the engine's history
+  return true;
+}
+
+std::vector<ChatMessage> ChatController::conversation(const TraceModel& tm) const {
+  std::vector<ChatMessage> out;
+  const auto msgs = tm.messages();
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    const Message& m = msgs[i];
+    if (m.role == "assistant") {
+      // What the model said, as bytes (the TraceModel keeps display strings); the closing EOS is
+      // the template's business.
+      std::vector<int32_t> ids;
+      for (int32_t t = m.first_token; t < m.end_token && static_cast<size_t>(t) < tm.size(); ++t) {
+        const int32_t id = tm.token(static_cast<size_t>(t)).id;
+        if (id != engine_->eos_id()) ids.push_back(id);
+      }
+      out.push_back({"assistant", engine_->decode(ids)});
+    } else {
+      out.push_back({m.role, i < raw_text_.size() ? raw_text_[i] : m.text});
+    }
+  }
+  return out;
+}
+
 void ChatController::truncate_both(TraceModel& tm, size_t n) {
   tm.truncate(n);
+  raw_text_.resize(tm.messages().size());
   // The message that straddled the cut keeps only its remaining tokens' text.
   if (!tm.messages().empty()) {
     const size_t last = tm.messages().size() - 1;
     Message m = tm.messages()[last];
     m.text.clear();
     for (int32_t t = m.first_token; t < m.end_token; ++t) m.text += tm.token(static_cast<size_t>(t)).text;
-    tm.update_message(last, m);
+    set_message(tm, last, m);
   }
-  auto* e = engine_.get();
-  post([e, n] { e->truncate(static_cast<int>(n)); });
+  if (recorder_) recorder_->truncate(static_cast<int32_t>(n));
+  // Callers checked that the worker is idle, so the engine is ours for this moment; truncating
+  // here keeps the TraceModel and the cache in step before the next task is posted.
+  engine_->truncate(static_cast<int>(n));
 }
 
 bool ChatController::send(TraceModel& tm, const std::string& text, const views::ChatState& c) {
-  if (busy_ || !engine_ || text.empty()) return false;
+  if (text.empty() || !idle_for_ui(tm)) return false;
   return send_turn(tm, text, c);
 }
 
 bool ChatController::send_turn(TraceModel& tm, const std::string& text, const views::ChatState& c) {
   cancel_ = false;
-  const int32_t n = static_cast<int32_t>(tm.size());
-  ChatEngine* e = engine_.get();
-  if (!c.base_model && !c.system_prompt.empty() && tm.messages().empty()) {
-    const int sys = static_cast<int>(tm.messages().size());
-    tm.add_message(Message{"system", "", n, n});
-    post([this, e, sys, s = c.system_prompt] { e->feed_text("system", s, sys, emitter()); });
+  if (tm.empty()) system_ = c.base_model ? std::string() : c.system_prompt;
+  std::vector<int32_t> history;
+  history.reserve(tm.size());
+  for (const StepRecord& r : tm.tokens()) history.push_back(r.id);
+  const ChatEngine::Turn turn = engine_->encode_turn(history, system_, conversation(tm), text, c.base_model);
+  if (turn.ids.empty()) return false;
+  if (static_cast<size_t>(turn.keep) < tm.size()) truncate_both(tm, static_cast<size_t>(turn.keep));
+  if (static_cast<size_t>(turn.keep) + turn.ids.size() >= static_cast<size_t>(engine_->max_context()))
+    fail("gui", "chat", "the turn (" + std::to_string(turn.ids.size()) + " tokens) does not fit the context of " +
+                            std::to_string(engine_->max_context()) + "; clear the chat");
+  if (tm.empty() && !custom_title_ && !recorder_) {
+    std::string title = text.substr(0, 60);
+    for (char& ch : title)
+      if (ch == '\n' || ch == '\t') ch = ' ';
+    tm.set_title(title);
   }
-  const int user = static_cast<int>(tm.messages().size());
-  tm.add_message(Message{"user", "", n, n});
-  tm.add_message(Message{"assistant", "", n, n});
-  const std::string role = c.base_model ? "plain" : "user";
-  post([this, e, user, role, text, s = c.sampler, max_new = c.max_new_tokens] {
-    e->feed_text(role, text, user, emitter());
-    e->generate(s, max_new, user + 1, emitter(), cancel_);
+  ensure_recorder(tm);
+  const int32_t n = static_cast<int32_t>(tm.size());
+  const size_t user = tm.messages().size();
+  set_message(tm, user, Message{"user", "", n, n});
+  raw_text_[user] = text;
+  set_message(tm, user + 1, Message{"assistant", "", n, n});
+  flush_dirty_messages(tm);
+  ChatEngine* e = engine_.get();
+  post([this, e, user, ids = turn.ids, s = c.sampler, max_new = c.max_new_tokens] {
+    if (e->feed(ids, static_cast<int>(user), emitter()) != StepStatus::Ok)
+      fail("gui", "chat", "the turn does not fit the context of " + std::to_string(e->max_context()));
+    e->generate(s, max_new, static_cast<int>(user + 1), emitter(), cancel_);
   });
   return true;
 }
 
 bool ChatController::regenerate(TraceModel& tm, const views::ChatState& c) {
-  if (busy_ || !engine_) return false;
+  if (!idle_for_ui(tm)) return false;
   const auto msgs = tm.messages();
   if (msgs.empty() || msgs.back().role != "assistant") return false;
   cancel_ = false;
-  const size_t n = static_cast<size_t>(msgs.back().first_token);
-  const int a = static_cast<int>(msgs.size()) - 1;
-  truncate_both(tm, n);
-  if (tm.messages().size() == static_cast<size_t>(a)) tm.add_message(Message{"assistant", "", static_cast<int32_t>(n), static_cast<int32_t>(n)});
-  else tm.update_message(static_cast<size_t>(a), Message{"assistant", "", static_cast<int32_t>(n), static_cast<int32_t>(n)});
+  const size_t a = msgs.size() - 1;
+  const int32_t n = msgs.back().first_token;
+  truncate_both(tm, static_cast<size_t>(n));
+  set_message(tm, std::min(a, tm.messages().size()), Message{"assistant", "", n, n});
+  flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();
-  post([this, e, a, s = c.sampler, max_new = c.max_new_tokens] { e->generate(s, max_new, a, emitter(), cancel_); });
+  const int target = static_cast<int>(tm.messages().size()) - 1;
+  post([this, e, target, s = c.sampler, max_new = c.max_new_tokens] { e->generate(s, max_new, target, emitter(), cancel_); });
   return true;
 }
 
 bool ChatController::edit_resend(TraceModel& tm, int message, const std::string& text, const views::ChatState& c) {
-  if (busy_ || !engine_ || message < 0 || static_cast<size_t>(message) >= tm.messages().size()) return false;
-  const size_t n = static_cast<size_t>(tm.messages()[static_cast<size_t>(message)].first_token);
+  if (text.empty() || !idle_for_ui(tm) || message < 0 || static_cast<size_t>(message) >= tm.messages().size()) return false;
   // Drop the edited message and everything after it, then send the new text as a fresh turn.
+  const size_t n = static_cast<size_t>(tm.messages()[static_cast<size_t>(message)].first_token);
   truncate_both(tm, n);
   return send_turn(tm, text, c);
 }
 
 bool ChatController::fork(TraceModel& tm, int token, int32_t id, const views::ChatState& c) {
-  if (busy_ || !engine_ || token < 0 || static_cast<size_t>(token) >= tm.size()) return false;
+  if (!idle_for_ui(tm) || token < 0 || static_cast<size_t>(token) >= tm.size()) return false;
   cancel_ = false;
-  const int message = std::max(0, tm.token(static_cast<size_t>(token)).message);
+  const int m = tm.token(static_cast<size_t>(token)).message;
+  const std::string role = m >= 0 && static_cast<size_t>(m) < tm.messages().size() ? tm.messages()[static_cast<size_t>(m)].role : "assistant";
+  const int32_t t = token;
   truncate_both(tm, static_cast<size_t>(token));
+  // The chosen alternative belongs to the message the replaced token was in (re-created when the
+  // cut removed it); generation continues in that message when it was an answer, else in a new one.
+  size_t feed_into = tm.messages().size();
+  if (m >= 0 && static_cast<size_t>(m) < tm.messages().size()) feed_into = static_cast<size_t>(m);
+  else set_message(tm, feed_into, Message{role, "", t, t});
+  size_t gen_into = feed_into;
+  if (role != "assistant") {
+    gen_into = tm.messages().size();
+    set_message(tm, gen_into, Message{"assistant", "", t + 1, t + 1});
+  }
+  flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();
-  const int target = std::min<int>(message, static_cast<int>(tm.messages().size()) - 1);
-  post([this, e, id, target, s = c.sampler, max_new = c.max_new_tokens] {
-    e->feed_id(id, target, emitter());
-    e->generate(s, max_new, target, emitter(), cancel_);
+  post([this, e, id, feed_into, gen_into, s = c.sampler, max_new = c.max_new_tokens] {
+    const int32_t ids[1] = {id};
+    if (e->feed(ids, static_cast<int>(feed_into), emitter()) != StepStatus::Ok) return;
+    e->generate(s, max_new, static_cast<int>(gen_into), emitter(), cancel_);
   });
   return true;
 }
 
 bool ChatController::clear(TraceModel& tm) {
-  if (busy_ || !engine_) return false;
-  SessionMeta meta = tm.meta();
-  tm.reset(meta);
-  ChatEngine* e = engine_.get();
-  post([e] { e->truncate(0); });
+  if (!idle_for_ui(tm)) return false;
+  SessionMeta meta = engine_->meta();
+  meta.title = "chat with " + meta.model_name;
+  tm.reset(std::move(meta));
+  recorder_.reset();
+  record_message_.clear();
+  raw_text_.clear();
+  dirty_messages_.clear();
+  system_.clear();
+  custom_title_ = false;
+  engine_->truncate(0);
   return true;
 }
 
+void ChatController::detach(TraceModel& tm) {
+  stop();
+  wait_idle();
+  drain(tm);
+  recorder_.reset();
+  record_message_.clear();
+  raw_text_.clear();
+  dirty_messages_.clear();
+  system_.clear();
+  custom_title_ = false;
+  if (engine_) engine_->truncate(0);
+}
+
 size_t ChatController::drain(TraceModel& tm) {
-  std::vector<StepRecord> got;
-  {
-    std::lock_guard lk(mu_);
-    got.swap(ready_);
-  }
-  for (StepRecord& r : got) {
+  size_t got = 0;
+  StepRecord r;
+  while (ring_.try_pop(r)) {
+    ++got;
     // Records from before a truncation that raced with it are stale; skip them.
     if (r.position != static_cast<int32_t>(tm.size())) continue;
     if (!r.is_prompt) {
@@ -240,22 +374,25 @@ size_t ChatController::drain(TraceModel& tm) {
       if (recent_ms_.size() > 32) recent_ms_.pop_front();
     }
     const int m = r.message;
-    const std::string text = r.text;
     const int32_t pos = r.position;
-    tm.append(std::move(r));
+    if (recorder_) recorder_->record(r);
     if (m >= 0 && static_cast<size_t>(m) < tm.messages().size()) {
       Message msg = tm.messages()[static_cast<size_t>(m)];
       if (msg.end_token <= msg.first_token) msg.first_token = pos;
       msg.end_token = pos + 1;
-      msg.text += text;
-      tm.update_message(static_cast<size_t>(m), msg);
+      msg.text += r.text;
+      tm.append(std::move(r));
+      set_message(tm, static_cast<size_t>(m), std::move(msg));
+    } else {
+      tm.append(std::move(r));
     }
   }
+  if (got > 0 || !dirty_messages_.empty()) flush_dirty_messages(tm);
   if (!recent_ms_.empty()) {
     const double mean = std::accumulate(recent_ms_.begin(), recent_ms_.end(), 0.0) / static_cast<double>(recent_ms_.size());
     tokens_per_s_ = mean > 0 ? 1000.0 / mean : 0.0;
   }
-  return got.size();
+  return got;
 }
 
 }  // namespace mlascope::app::gui

@@ -1,6 +1,10 @@
-// app/gui/chat_controller.h — runs the chat engine on a worker thread so the UI never waits:
-// model loading (with progress), feeding turns and generating. Records cross to the UI thread
-// through a locked queue and are drained into the TraceModel once per frame.
+// app/gui/chat_controller.h — runs the real engine on a worker thread so the UI never waits:
+// model loading (with progress), feeding turns and generating. StepRecords cross to the UI thread
+// through an SPSC ring and are drained into the TraceModel once per frame; from there they also
+// go to the session recorder, so a live chat is recorded exactly as the panels saw it.
+//
+// Threading: every public function except busy()/load_progress()/load_message() is called from
+// the UI thread. The worker only touches the engine and the ring's producer side.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -15,10 +19,23 @@
 #include <vector>
 
 #include "chat_engine.h"
+#include "engine/trace/spsc_queue.h"
 #include "engine/trace/trace_model.h"
 #include "views/views.h"
 
+namespace mlascope::sessions {
+class SessionRecorder;
+}
+
 namespace mlascope::app::gui {
+
+struct RecordingInfo {
+  bool enabled = false;      // a database is configured
+  bool recording = false;    // a recorder is running for the current chat
+  int64_t session_id = -1;
+  uint64_t tokens_committed = 0;
+  std::string message;       // why recording stopped / could not start ("" when fine)
+};
 
 class ChatController {
  public:
@@ -28,49 +45,77 @@ class ChatController {
   ChatController& operator=(const ChatController&) = delete;
 
   // Loads on the worker; when done, take_loaded() hands the new session meta to the shell.
-  void load_model(const std::filesystem::path& dir);
-  void set_engine(std::unique_ptr<ChatEngine> e);  // already opened (synthetic demo, tests)
+  void load_model(const std::filesystem::path& path, const EngineOptions& opt = {});
   std::optional<SessionMeta> take_loaded();
   bool has_engine() const;
   bool busy() const { return busy_.load(); }
+  // True while the worker runs, or records it produced have not been drained yet.
+  bool working() const;
   float load_progress() const;  // < 0 when not loading
   std::string load_message() const;
   std::vector<std::string> take_errors();
+  std::string template_name() const;  // "" without a model
+
+  // Live chats are recorded into `db` (empty: not recorded). A new recording starts with the
+  // first turn after a model load or a clear.
+  void set_session_db(const std::filesystem::path& db);
+  const std::filesystem::path& session_db() const { return db_; }
+  RecordingInfo recording() const;
+  int64_t live_session_id() const;  // -1 when the chat is not being recorded
+  // Title of the live chat; without one, the first prompt names the recording.
+  void set_title(TraceModel& tm, const std::string& title);
 
   // UI thread. Each returns false (and does nothing) while the worker is busy, except stop().
   bool send(TraceModel& tm, const std::string& text, const views::ChatState& c);
   bool regenerate(TraceModel& tm, const views::ChatState& c);
   bool edit_resend(TraceModel& tm, int message, const std::string& text, const views::ChatState& c);
+  // Continue from token `token` with `id` in its place (an alternative from the tooltip).
   bool fork(TraceModel& tm, int token, int32_t id, const views::ChatState& c);
   bool clear(TraceModel& tm);
   void stop();
   void wait_idle();
+  // The shell replaced the TraceModel's contents (opened a session): the chat starts over.
+  void detach(TraceModel& tm);
 
-  // Moves finished records into `tm` and grows their messages; returns how many arrived.
+  // Moves finished records into `tm`, grows their messages and records them; returns how many arrived.
   size_t drain(TraceModel& tm);
   double tokens_per_s() const { return tokens_per_s_; }
 
  private:
   void post(std::function<void()> task);
+  bool idle_for_ui(TraceModel& tm);
   bool send_turn(TraceModel& tm, const std::string& text, const views::ChatState& c);
   void worker_loop();
   EmitFn emitter();
   void truncate_both(TraceModel& tm, size_t n);
+  void set_message(TraceModel& tm, size_t index, Message m);
+  void ensure_recorder(const TraceModel& tm);
+  void flush_dirty_messages(const TraceModel& tm);
+  std::vector<ChatMessage> conversation(const TraceModel& tm) const;
 
   std::unique_ptr<ChatEngine> engine_;  // used by the worker; replaced only between tasks
+  SpscQueue<StepRecord> ring_{512};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::function<void()>> tasks_;
-  std::vector<StepRecord> ready_;
   std::vector<std::string> errors_;
   std::optional<SessionMeta> loaded_;
+  std::unique_ptr<ChatEngine> loaded_engine_;  // handed from the worker with loaded_
   float progress_ = -1.0f;
   std::string progress_text_;
   std::atomic<bool> busy_{false};
   std::atomic<bool> cancel_{false};
-  bool quit_ = false;
+  std::atomic<bool> quit_{false};
   double tokens_per_s_ = 0.0;
   std::deque<float> recent_ms_;
+  // UI-thread state of the conversation.
+  std::vector<std::string> raw_text_;  // per TraceModel message: what the user typed
+  std::string system_;                 // system prompt of this conversation
+  bool custom_title_ = false;
+  std::vector<size_t> dirty_messages_;
+  std::filesystem::path db_;
+  std::unique_ptr<sessions::SessionRecorder> recorder_;
+  std::string record_message_;
   std::thread worker_;  // last: starts after every member it uses exists
 };
 

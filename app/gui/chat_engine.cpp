@@ -1,84 +1,139 @@
-// app/gui/chat_engine.cpp — the synthetic engine and the choice of engine for a model folder.
-// The forward pass (Generator) is being written in parallel; until it is linked here, a model
-// folder's config.json drives a synthetic engine with the same architecture, labelled as such.
+// app/gui/chat_engine.cpp — see chat_engine.h.
 #include "chat_engine.h"
 
-#include <chrono>
-#include <fstream>
-#include <sstream>
-#include <thread>
+#include <algorithm>
 
 #include "engine/error.h"
-#include "views/synthetic_trace.h"
+#include "engine/model/model.h"
 
 namespace mlascope::app::gui {
 
+namespace fs = std::filesystem;
+
 namespace {
-class SyntheticEngine final : public ChatEngine {
- public:
-  SyntheticEngine(const ModelConfig& cfg, std::string name, std::string json, int delay_ms)
-      : stepper_(cfg, 7), name_(std::move(name)), json_(std::move(json)), delay_ms_(delay_ms) {}
-  std::string model_name() const override { return name_; }
-  std::string backend() const override { return "synthetic (no forward pass linked)"; }
-  const ModelConfig& config() const override { return stepper_.config(); }
-  std::string config_json() const override { return json_; }
-  std::vector<std::vector<float>> gate_bias() const override { return stepper_.gate_bias(); }
 
-  void feed_text(const std::string&, const std::string& text, int message, const EmitFn& emit) override {
-    // Whitespace pre-tokenisation with the ▁ marker, like the real tokenizer's display strings.
-    const bool code = text.find('(') != std::string::npos || text.find("def") != std::string::npos || text.find('=') != std::string::npos;
-    last_code_ = code;
-    std::string word;
-    auto flush = [&] {
-      if (!word.empty()) emit(stepper_.next(word, code, true, message));
-      word.clear();
-    };
-    for (char ch : text) {
-      if (ch == ' ' || ch == '\n') {
-        flush();
-        word = ch == ' ' ? "\xE2\x96\x81" : "\n";
-        if (ch == '\n') flush();
-      } else {
-        word += ch;
-      }
-    }
-    flush();
+// Attention rows grow with the square of the context; every layer's with its nope/rope parts is
+// affordable for small models (the demo: 6 layers x 4 heads), three layers' probabilities otherwise.
+CaptureSettings capture_for(const ModelConfig& c, bool attention) {
+  CaptureSettings s;
+  if (!attention) {
+    s.policy = CapturePolicy::Routing;
+    return s;
   }
-  void feed_id(int32_t id, int message, const EmitFn& emit) override {
-    emit(stepper_.next("#" + std::to_string(id), last_code_, false, message));
+  if (c.num_hidden_layers * c.num_attention_heads <= 256) {
+    s.policy = CapturePolicy::Everything;
+    return s;
   }
-  void generate(const SamplerSettings&, int max_new, int message, const EmitFn& emit, const std::atomic<bool>& cancel) override {
-    for (int i = 0; i < max_new && !cancel.load(); ++i) {
-      if (stepper_.size() >= static_cast<size_t>(std::max(1, config().max_position_embeddings))) break;
-      if (delay_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms_));
-      emit(stepper_.next(stepper_.sample_text(last_code_), last_code_, false, message));
-    }
-  }
-  void truncate(int n) override { stepper_.truncate(static_cast<size_t>(std::max(0, n))); }
+  s.policy = CapturePolicy::RoutingAttention;
+  const int last = std::min(c.num_hidden_layers - 1, 63);
+  s.attention_layers = (1ull << 0) | (1ull << (last / 2)) | (1ull << last);
+  return s;
+}
 
- private:
-  views::SyntheticStepper stepper_;
-  std::string name_, json_;
-  int delay_ms_;
-  bool last_code_ = false;
-};
+std::shared_ptr<const Tokenizer> open_tokenizer(const Model& m) {
+  const fs::path dir = fs::is_directory(m.path()) ? m.path() : m.path().parent_path();
+  std::error_code ec;
+  if (fs::exists(dir / "tokenizer.json", ec)) return std::make_shared<Tokenizer>(Tokenizer::from_dir(dir));
+  if (m.embedded_tokenizer()) return std::make_shared<Tokenizer>(Tokenizer::from_parts(*m.embedded_tokenizer(), m.name()));
+  fail("gui", (dir / "tokenizer.json").string(), "missing, and the model file embeds no tokenizer; the chat needs one");
+}
+
 }  // namespace
 
-std::unique_ptr<ChatEngine> make_synthetic_engine(const ModelConfig& cfg, std::string name, std::string json, int delay_ms) {
-  return std::make_unique<SyntheticEngine>(cfg, std::move(name), std::move(json), delay_ms);
+ChatEngine::~ChatEngine() = default;
+
+std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineOptions& opt, const LoadProgressFn& progress) {
+  auto report = [&](float f, const std::string& what) {
+    if (progress) progress(f, what);
+  };
+  report(0.0f, "opening " + path.string());
+  ModelLoadOptions lo;
+  lo.max_context = opt.backend.max_context;
+  // Weights are most of the wait: they fill the bar up to 85 %.
+  lo.progress = [&](uint64_t done, uint64_t total) {
+    report(total > 0 ? 0.85f * static_cast<float>(static_cast<double>(done) / static_cast<double>(total)) : 0.0f,
+           "loading weights of " + path.filename().string());
+  };
+  std::unique_ptr<ChatEngine> e(new ChatEngine());
+  std::shared_ptr<Model> model = Model::load(path, lo);
+  e->model_ = model;
+  report(0.88f, "reading the tokenizer");
+  e->tokenizer_ = open_tokenizer(*model);
+  e->template_ = e->tokenizer_->chat_template();
+  report(0.92f, "starting the backend");
+  e->generator_ = std::make_unique<Generator>(model, make_backend(*model, opt.backend), e->tokenizer_);
+  const CaptureSettings cap = capture_for(model->config(), opt.capture_attention);
+  e->generator_->set_capture(cap);
+
+  SessionMeta& m = e->meta_;
+  m.model_name = model->name();
+  m.model_path = fs::absolute(model->path()).string();
+  m.config_json = model->config_json();
+  m.config = model->config();
+  m.backend = e->generator_->backend().name();
+  m.mla_mode = to_string(e->generator_->backend().mla_mode());
+  m.sampler_json = e->generator_->sampler().settings().to_json();
+  m.engine_version = MLASCOPE_VERSION;
+  m.capture = cap.policy;
+  // The V3 router's load-balancing bias, for the routing panel's "why this expert".
+  std::vector<std::vector<float>> bias;
+  for (int l = 0; l < model->n_layers(); ++l) {
+    const LayerWeights& w = model->layer(l);
+    if (!w.is_moe) continue;
+    if (!w.e_score_correction_bias) {
+      bias.clear();
+      break;
+    }
+    bias.push_back(w.e_score_correction_bias->to_f32());
+  }
+  m.gate_bias = std::move(bias);
+  report(1.0f, "ready");
+  return e;
 }
 
-std::unique_ptr<ChatEngine> open_chat_engine(const std::filesystem::path& dir, const LoadProgressFn& progress) {
-  const std::filesystem::path cfg_path = dir / "config.json";
-  if (progress) progress(0.1f, "reading " + cfg_path.string());
-  std::ifstream in(cfg_path, std::ios::binary);
-  if (!in) fail("gui", cfg_path.string(), "cannot open (is this a model folder?)");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  const ModelConfig cfg = ModelConfig::from_json_text(ss.str(), cfg_path.string());
-  // TODO(forward engine): Model::load + Generator here, reporting weight-loading progress.
-  if (progress) progress(1.0f, "ready");
-  return make_synthetic_engine(cfg, dir.filename().string(), ss.str(), 15);
+std::string ChatEngine::template_name() const { return chat_template_name(template_); }
+int32_t ChatEngine::eos_id() const { return tokenizer_->eos_id(); }
+std::string ChatEngine::decode(std::span<const int32_t> ids) const { return tokenizer_->decode(ids); }
+
+ChatEngine::Turn ChatEngine::encode_turn(std::span<const int32_t> history, const std::string& system,
+                                         std::span<const ChatMessage> previous, const std::string& user, bool plain) const {
+  Turn t;
+  if (plain || template_ == ChatTemplateKind::Plain) {
+    // A base model continues one document: each turn is more text at its end.
+    t.keep = static_cast<int>(history.size());
+    if (history.empty() && tokenizer_->add_bos() && tokenizer_->bos_id() >= 0) t.ids.push_back(tokenizer_->bos_id());
+    const std::vector<int32_t> enc = tokenizer_->encode(user);
+    t.ids.insert(t.ids.end(), enc.begin(), enc.end());
+    return t;
+  }
+  std::vector<ChatMessage> msgs;
+  if (!system.empty()) msgs.push_back({"system", system});
+  for (const ChatMessage& m : previous)
+    if (m.role != "system") msgs.push_back(m);
+  msgs.push_back({"user", user});
+  const std::vector<int32_t> full = tokenizer_->apply_chat_template(msgs, /*add_generation_prompt=*/true, template_);
+  const size_t n = std::min(full.size(), history.size());
+  size_t keep = 0;
+  while (keep < n && full[keep] == history[keep]) ++keep;
+  t.keep = static_cast<int>(keep);
+  t.ids.assign(full.begin() + static_cast<std::ptrdiff_t>(keep), full.end());
+  return t;
 }
+
+StepStatus ChatEngine::feed(std::span<const int32_t> ids, int message, const EmitFn& emit) {
+  return generator_->feed(ids, emit, message);
+}
+
+StopReason ChatEngine::generate(const SamplerSettings& s, int max_new, int message, const EmitFn& emit,
+                                const std::atomic<bool>& cancel) {
+  // set_settings reseeds, so only a change of settings restarts the random stream: regenerate
+  // with unchanged settings draws a different answer, a new seed replays from the start.
+  if (s.to_json() != generator_->sampler().settings().to_json()) generator_->sampler().set_settings(s);
+  return generator_->generate(max_new, emit, &cancel, message);
+}
+
+void ChatEngine::truncate(int n_positions) { generator_->truncate(n_positions); }
+int ChatEngine::n_positions() const { return generator_->n_positions(); }
+int ChatEngine::max_context() const { return generator_->backend().max_context(); }
 
 }  // namespace mlascope::app::gui

@@ -1,42 +1,77 @@
-// app/gui/chat_engine.h — what the GUI needs from a model to chat: feed text or ids, generate,
-// truncate. Calls run on the chat worker thread; records go out through `emit`. The synthetic
-// engine stands in until the Generator (engine/generator.h) is linked; open_chat_engine() is the
-// one place that chooses.
+// app/gui/chat_engine.h — the real engine behind the GUI chat: Model::load, the model's tokenizer
+// (tokenizer.json beside the weights or the one embedded in a GGUF file), a backend and a
+// Generator. Generation calls run on the chat worker thread; encode_turn() and decode() only read
+// the immutable tokenizer, so the UI thread may call them while the worker generates.
 #pragma once
 #include <atomic>
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
-#include "engine/config.h"
+#include "engine/backend/backend.h"
+#include "engine/generator.h"
 #include "engine/sampler.h"
-#include "engine/trace/step_record.h"
+#include "engine/tokenizer/tokenizer.h"
+#include "engine/trace/trace_model.h"
 
 namespace mlascope::app::gui {
 
 using EmitFn = std::function<void(StepRecord&&)>;
+// fraction in [0, 1] and what is happening ("mapping model.safetensors").
+using LoadProgressFn = std::function<void(float fraction, const std::string& what)>;
+
+struct EngineOptions {
+  BackendOptions backend;
+  // Off keeps routing only; the GUI wants attention too when the model is small enough (see .cpp).
+  bool capture_attention = true;
+};
 
 class ChatEngine {
  public:
-  virtual ~ChatEngine() = default;
-  virtual std::string model_name() const = 0;
-  virtual std::string backend() const = 0;
-  virtual const ModelConfig& config() const = 0;
-  virtual std::string config_json() const = 0;
-  virtual std::vector<std::vector<float>> gate_bias() const { return {}; }
-  // Tokenizes `text` (with the chat template for `role` unless plain) and feeds it.
-  virtual void feed_text(const std::string& role, const std::string& text, int message, const EmitFn& emit) = 0;
-  virtual void feed_id(int32_t id, int message, const EmitFn& emit) = 0;
-  virtual void generate(const SamplerSettings& s, int max_new, int message, const EmitFn& emit, const std::atomic<bool>& cancel) = 0;
-  virtual void truncate(int n_positions) = 0;
+  // `path`: an HF folder (config.json + safetensors + tokenizer.json) or a .gguf file. Throws Error
+  // naming the file and the field when anything is wrong.
+  static std::unique_ptr<ChatEngine> open(const std::filesystem::path& path, const EngineOptions& opt,
+                                          const LoadProgressFn& progress);
+  ~ChatEngine();
+
+  // Model identity for TraceModel::reset and the session recorder (title left empty).
+  const SessionMeta& meta() const { return meta_; }
+  // "plain" for a base model (no chat template: the conversation is one growing document), else
+  // the recognised DeepSeek template.
+  std::string template_name() const;
+  bool plain() const { return template_ == ChatTemplateKind::Plain; }
+
+  // The ids that continue `history` (the ids cached now) with the user's next turn. With a chat
+  // template the whole conversation is rendered and compared with the history: `keep` is the
+  // common prefix (a template may render an earlier reply differently from how it was generated,
+  // e.g. with a closing EOS after an interrupted answer). Plain: the text is appended (BOS first).
+  struct Turn {
+    int keep = 0;
+    std::vector<int32_t> ids;
+  };
+  Turn encode_turn(std::span<const int32_t> history, const std::string& system, std::span<const ChatMessage> previous,
+                   const std::string& user, bool plain) const;
+  std::string decode(std::span<const int32_t> ids) const;
+  int32_t eos_id() const;
+
+  // Worker thread only.
+  StepStatus feed(std::span<const int32_t> ids, int message, const EmitFn& emit);
+  StopReason generate(const SamplerSettings& s, int max_new, int message, const EmitFn& emit, const std::atomic<bool>& cancel);
+  void truncate(int n_positions);
+  int n_positions() const;
+  int max_context() const;
+
+ private:
+  ChatEngine() = default;
+  std::shared_ptr<const Model> model_;
+  std::shared_ptr<const Tokenizer> tokenizer_;
+  std::unique_ptr<Generator> generator_;
+  ChatTemplateKind template_ = ChatTemplateKind::Plain;
+  SessionMeta meta_;
 };
-
-using LoadProgressFn = std::function<void(float fraction, const std::string& what)>;
-
-// Opens `model_dir` (config.json + weights); throws Error naming the file and field on failure.
-std::unique_ptr<ChatEngine> open_chat_engine(const std::filesystem::path& model_dir, const LoadProgressFn& progress);
-// A made-up engine over `cfg` for --demo-synthetic and for tests.
-std::unique_ptr<ChatEngine> make_synthetic_engine(const ModelConfig& cfg, std::string name, std::string config_json, int token_delay_ms);
 
 }  // namespace mlascope::app::gui

@@ -109,16 +109,16 @@ void GuiApp::setup() {
       quit_ = true;
     }
   }
+  chat_.set_session_db(cfg_.session_db);
   if (cfg_.demo_synthetic) {
-    const ModelConfig c = views::demo_config();
+    // Developer mode (and the frame-time benchmark): a made-up session, no model, no chat.
     views::SyntheticOptions o;
     o.n_tokens = cfg_.synthetic_tokens;
-    o.title = "synthetic demo session";
-    views::fill_synthetic(tm_, c, o);
-    chat_.set_engine(make_synthetic_engine(c, "mla-moe-demo (synthetic)", "", 15));
-    (void)chat_.take_loaded();  // keep the synthetic session on screen
+    o.title = "synthetic session (developer mode)";
+    views::fill_synthetic(tm_, views::demo_config(), o);
+    live_ = false;
   } else if (script_.empty() || script_.front().verb != "load_model") {
-    chat_.load_model(cfg_.model_dir.empty() ? cfg_.assets / "models" / "mla-moe-demo" : cfg_.model_dir);
+    chat_.load_model(cfg_.model_dir.empty() ? cfg_.assets / "models" / "mla-moe-demo" : cfg_.model_dir, cfg_.engine);
   }
   last_frame_t_ = now_s();
 }
@@ -142,28 +142,96 @@ void GuiApp::load_presets() {
 }
 
 void GuiApp::load_session_list() {
-  // Recorded sessions come from sessions/ once it lands; until then the bundled demo sessions are
-  // synthetic and made on demand.
-  st_.sessions.list = {
-      {"demo: code vs prose", "mla-moe-demo (synthetic)", "bundled", "synthetic:240", 240},
-      {"demo: long session", "mla-moe-demo (synthetic)", "bundled", "synthetic:4000", 4000},
-      {"demo: other seed", "mla-moe-demo (synthetic)", "bundled", "synthetic:240:9", 240},
-  };
+  std::vector<std::string> errs;
+  // The replayed session keeps its place in a refreshed list (a new recording shifts the indices).
+  const StoredSession shown = shown_session_ >= 0 ? stored_[static_cast<size_t>(shown_session_)] : StoredSession{};
+  stored_ = list_stored_sessions(bundled_session_dbs(cfg_.assets / "sessions"), cfg_.session_db, &errs);
+  for (const std::string& e : errs) error(e);
+  shown_session_ = -1;
+  for (size_t i = 0; i < stored_.size(); ++i)
+    if (stored_[i].db == shown.db && stored_[i].id == shown.id) shown_session_ = static_cast<int>(i);
+  st_.sessions.compare = -1;
+  st_.sessions.list.clear();
+  for (const StoredSession& s : stored_)
+    st_.sessions.list.push_back(views::SessionSummary{s.title, s.model, format_date(s.created_unix),
+                                                      s.bundled ? "bundled" : s.db.filename().string(), s.n_tokens});
+}
+
+int GuiApp::find_session(const std::string& title) const {
+  for (size_t i = 0; i < stored_.size(); ++i)
+    if (stored_[i].title == title) return static_cast<int>(i);
+  return -1;
 }
 
 void GuiApp::open_session(size_t index, TraceModel& into) {
-  const views::SessionSummary& s = st_.sessions.list.at(index);
-  if (s.source.rfind("synthetic:", 0) == 0) {
-    views::SyntheticOptions o;
-    int n = 240, seed = 1;
-    std::sscanf(s.source.c_str(), "synthetic:%d:%d", &n, &seed);
-    o.n_tokens = n;
-    o.seed = static_cast<uint64_t>(seed);
-    o.title = s.title;
-    views::fill_synthetic(into, views::demo_config(), o);
+  if (index >= stored_.size()) fail("gui", "sessions", "no session at index " + std::to_string(index));
+  // Load into a scratch model first: a corrupt session must not wipe what is on screen.
+  TraceModel tmp;
+  load_stored_session(stored_[index], tmp);
+  into = std::move(tmp);
+}
+
+void GuiApp::replay_session(size_t index) {
+  chat_.detach(tm_);
+  open_session(index, tm_);
+  live_ = false;
+  shown_session_ = static_cast<int>(index);
+  st_.replay_position = 0;
+  st_.replay.playing = true;
+  st_.locked_token = -1;
+  st_.range_begin = st_.range_end = -1;
+  st_.kv.preset = -1;
+}
+
+void GuiApp::add_bookmark(int32_t position, const std::string& note) {
+  Bookmark b{-1, position, note};
+  // Stored with the session it belongs to: the live recording, or the replayed session's database.
+  fs::path db;
+  int64_t sid = -1;
+  if (live_ && chat_.live_session_id() >= 0) {
+    db = chat_.session_db();
+    sid = chat_.live_session_id();
+  } else if (!live_ && shown_session_ >= 0 && !stored_[static_cast<size_t>(shown_session_)].bundled) {
+    db = stored_[static_cast<size_t>(shown_session_)].db;
+    sid = stored_[static_cast<size_t>(shown_session_)].id;
+  }
+  if (sid >= 0) {
+    b.id = store_bookmark(db, sid, position, note);
+  } else {
+    // Unrecorded chat or a bundled (read-only) session: the bookmark lives as long as the window.
+    b.id = 1;
+    for (const Bookmark& x : tm_.bookmarks()) b.id = std::max(b.id, x.id + 1);
+  }
+  tm_.add_bookmark(b);
+}
+
+void GuiApp::remove_bookmark(int64_t id) {
+  if (live_ && chat_.live_session_id() >= 0) delete_bookmark(chat_.session_db(), chat_.live_session_id(), id);
+  else if (!live_ && shown_session_ >= 0 && !stored_[static_cast<size_t>(shown_session_)].bundled)
+    delete_bookmark(stored_[static_cast<size_t>(shown_session_)].db, stored_[static_cast<size_t>(shown_session_)].id, id);
+  tm_.remove_bookmark(id);
+}
+
+void GuiApp::update_status() {
+  views::StatusInfo& s = st_.status;
+  s.load_progress = chat_.load_progress();
+  s.load_message = chat_.load_message();
+  s.tokens_per_s = chat_.tokens_per_s();
+  s.model = tm_.meta().model_name.empty() ? "(no model)" : tm_.meta().model_name;
+  s.backend = tm_.meta().backend;
+  if (!live_) {
+    s.recording = false;
+    s.record_text = shown_session_ >= 0 ? "replaying session #" + std::to_string(stored_[static_cast<size_t>(shown_session_)].id) +
+                                              (stored_[static_cast<size_t>(shown_session_)].bundled ? " (bundled)" : "")
+                                        : "not recording";
     return;
   }
-  fail("gui", s.source, "this build cannot read recorded sessions yet");
+  const RecordingInfo r = chat_.recording();
+  s.recording = r.recording;
+  if (r.recording) s.record_text = "recording #" + std::to_string(r.session_id) + " (" + std::to_string(r.tokens_committed) + " tokens saved)";
+  else if (!r.message.empty()) s.record_text = "not recording: " + r.message;
+  else if (!r.enabled) s.record_text = "not recording (no session database)";
+  else s.record_text = "recording starts with the first message";
 }
 
 void GuiApp::error(const std::string& msg) {
@@ -194,16 +262,24 @@ void GuiApp::draw() {
   for (std::string& e : chat_.take_errors()) error(e);
   if (auto meta = chat_.take_loaded()) {
     tm_.reset(std::move(*meta));
+    live_ = true;
+    shown_session_ = -1;
     st_.replay_position = -1;
     st_.locked_token = -1;
+    // A base model has no chat template: plain completion is the only sensible default.
+    st_.chat.base_model = chat_.template_name() == "plain";
+    st_.chat.template_name = chat_.template_name();
+    st_.kv.preset = -1;  // the KV panel follows the model that just loaded
   }
-  chat_.drain(tm_);
+  if (live_) {
+    const bool was_recording = chat_.live_session_id() >= 0;
+    chat_.drain(tm_);
+    if (!was_recording && chat_.live_session_id() >= 0) load_session_list();  // the new recording shows up
+  }
   st_.chat.generating = chat_.busy() && chat_.load_progress() < 0;
-  st_.status.load_progress = chat_.load_progress();
-  st_.status.load_message = chat_.load_message();
-  st_.status.tokens_per_s = chat_.tokens_per_s();
-  st_.status.model = tm_.meta().model_name.empty() ? "(no model)" : tm_.meta().model_name;
-  st_.status.backend = tm_.meta().backend;
+  st_.chat.has_model = chat_.has_engine() || st_.chat.generating;
+  st_.chat.live = live_;
+  update_status();
   st_.sessions.compare_model = st_.sessions.compare >= 0 ? &compare_tm_ : nullptr;
 
   ImGuiIO& io = ImGui::GetIO();
@@ -330,10 +406,16 @@ void GuiApp::draw_status_bar() {
     ImGui::TextUnformatted(s.load_message.c_str());
     ImGui::SameLine();
   }
-  const uint64_t kv = tm_.empty() ? 0 : tm_.token(tm_.size() - 1).kv_bytes;
-  ImGui::Text("model: %s | backend: %s | %.1f tok/s | KV %s | %zu tokens | %s | %.1f ms/frame", s.model.c_str(),
-              s.backend.empty() ? "-" : s.backend.c_str(), s.tokens_per_s, views::human_bytes(static_cast<double>(kv)).c_str(), tm_.size(),
-              s.recording ? "recording" : "not recording", s.frame_ms);
+  const size_t shown = views::visible_tokens(tm_, st_);
+  const uint64_t kv = shown == 0 ? 0 : tm_.token(shown - 1).kv_bytes;
+  ImGui::Text("model: %s | backend: %s | %.1f tok/s | KV %s | %zu tokens |", s.model.c_str(), s.backend.empty() ? "-" : s.backend.c_str(),
+              s.tokens_per_s, views::human_bytes(static_cast<double>(kv)).c_str(), tm_.size());
+  ImGui::SameLine();
+  const bool failed = s.record_text.rfind("not recording:", 0) == 0;
+  ImGui::TextColored(s.recording ? ImVec4(1, 0.45f, 0.4f, 1) : failed ? ImVec4(1, 0.7f, 0.3f, 1) : ImVec4(0.7f, 0.7f, 0.7f, 1), "%s%s",
+                     s.recording ? "REC " : "", s.record_text.c_str());
+  ImGui::SameLine();
+  ImGui::Text("| %.1f ms/frame", s.frame_ms);
   if (st_.replay_position >= 0) {
     ImGui::SameLine();
     ImGui::TextColored(ImVec4(1, 0.8f, 0.3f, 1), "| replay %d/%zu", st_.replay_position, tm_.size());
@@ -452,30 +534,40 @@ void GuiApp::handle(const views::Action& a) {
   switch (a.kind) {
     case ActionKind::SendPrompt:
       st_.replay_position = -1;
+      if (!chat_.has_engine()) {
+        error("[gui] cannot send now: " + std::string(chat_.busy() ? "a model is loading or answering" : "no model is loaded (File > Open model folder)"));
+        break;
+      }
+      if (!live_) {
+        // Chatting after a replay starts a new conversation with the loaded model.
+        chat_.clear(tm_);
+        live_ = true;
+        shown_session_ = -1;
+      }
       if (!chat_.send(tm_, a.text, st_.chat)) error("[gui] cannot send now: a model is loading or answering");
       break;
     case ActionKind::Stop: chat_.stop(); break;
-    case ActionKind::Regenerate: chat_.regenerate(tm_, st_.chat); break;
-    case ActionKind::EditResend: chat_.edit_resend(tm_, static_cast<int>(a.a), a.text, st_.chat); break;
+    case ActionKind::Regenerate:
+      if (live_) chat_.regenerate(tm_, st_.chat);
+      break;
+    case ActionKind::EditResend:
+      if (live_) chat_.edit_resend(tm_, static_cast<int>(a.a), a.text, st_.chat);
+      break;
     case ActionKind::ForkAt:
-      if (!chat_.fork(tm_, static_cast<int>(a.a), static_cast<int32_t>(a.b), st_.chat)) error("[gui] cannot fork now: wait for the answer to finish");
+      if (!live_) error("[gui] this is a recorded session: forking needs the live chat (send a prompt first)");
+      else if (!chat_.fork(tm_, static_cast<int>(a.a), static_cast<int32_t>(a.b), st_.chat)) error("[gui] cannot fork now: wait for the answer to finish");
       break;
-    case ActionKind::ClearChat: chat_.clear(tm_); break;
-    case ActionKind::AddBookmark: {
-      int64_t id = 1;
-      for (const Bookmark& b : tm_.bookmarks()) id = std::max(id, b.id + 1);
-      tm_.add_bookmark(Bookmark{id, static_cast<int32_t>(a.a), a.text});
+    case ActionKind::ClearChat:
+      if (chat_.has_engine()) {
+        chat_.clear(tm_);
+        live_ = true;
+        shown_session_ = -1;
+      }
       break;
-    }
-    case ActionKind::RemoveBookmark: tm_.remove_bookmark(a.a); break;
-    case ActionKind::OpenSession:
-      chat_.stop();
-      chat_.wait_idle();
-      open_session(static_cast<size_t>(a.a), tm_);
-      st_.replay_position = 0;
-      st_.replay.playing = true;
-      st_.locked_token = -1;
-      break;
+    case ActionKind::AddBookmark: add_bookmark(static_cast<int32_t>(a.a), a.text); break;
+    case ActionKind::RemoveBookmark: remove_bookmark(a.a); break;
+    case ActionKind::RefreshSessions: load_session_list(); break;
+    case ActionKind::OpenSession: replay_session(static_cast<size_t>(a.a)); break;
     case ActionKind::CompareSession:
       if (a.a < 0) {
         st_.sessions.compare = -1;
@@ -485,7 +577,7 @@ void GuiApp::handle(const views::Action& a) {
       }
       break;
     case ActionKind::OpenModel:
-      chat_.load_model(a.text.empty() ? (cfg_.assets / "models" / "mla-moe-demo") : fs::path(a.text));
+      chat_.load_model(a.text.empty() ? (cfg_.assets / "models" / "mla-moe-demo") : fs::path(a.text), cfg_.engine);
       break;
     case ActionKind::OpenConfig: {
       views::KvPreset p;
@@ -511,14 +603,20 @@ void GuiApp::start_tour(int index, int step) {
   st_.tour.active = index;
   st_.tour.step = std::clamp(step, 0, static_cast<int>(st_.tour.tours[static_cast<size_t>(index)].steps.size()) - 1);
   if (fresh) {
+    // Starting in the middle: what the earlier steps set up (open a session, pick a layer) first.
+    const views::Tour& tour = st_.tour.tours[static_cast<size_t>(index)];
+    for (int i = 0; i < st_.tour.step; ++i)
+      for (const views::TourAction& a : tour.steps[static_cast<size_t>(i)].actions)
+        if (a.verb != "send_prompt" && a.verb != "load_model") tour_action(a);
     // A tour runs on the demo model or on a bundled session; open what it needs.
     const std::string& on = st_.tour.tours[static_cast<size_t>(index)].session;
-    if (on != "demo")
-      for (size_t i = 0; i < st_.sessions.list.size(); ++i)
-        if (st_.sessions.list[i].title == on) {
-          open_session(i, tm_);
-          st_.replay_position = -1;
-        }
+    if (on != "demo") {
+      const int i = find_session(on);
+      if (i < 0) fail("tour", on, "no such session (bundled sessions live in assets/sessions/)");
+      replay_session(static_cast<size_t>(i));
+      st_.replay_position = -1;
+      st_.replay.playing = false;
+    }
   }
   run_tour_step();
 }
@@ -564,7 +662,7 @@ void GuiApp::check_tour_progress() {
 
 void GuiApp::tour_action(const views::TourAction& a) {
   if (a.verb == "load_model") {
-    chat_.load_model(a.value.empty() || a.value == "demo" ? cfg_.assets / "models" / "mla-moe-demo" : fs::path(a.value));
+    chat_.load_model(a.value.empty() || a.value == "demo" ? cfg_.assets / "models" / "mla-moe-demo" : fs::path(a.value), cfg_.engine);
   } else if (a.verb == "send_prompt") {
     st_.act(ActionKind::SendPrompt, a.value);
   } else if (a.verb == "select_token" || a.verb == "lock_token") {
@@ -576,13 +674,11 @@ void GuiApp::tour_action(const views::TourAction& a) {
     if (!views::find_panel(a.value)) fail("tour", a.value, "no such panel");
     open_[a.value] = true;
   } else if (a.verb == "open_session") {
-    for (size_t i = 0; i < st_.sessions.list.size(); ++i)
-      if (st_.sessions.list[i].title == a.value) {
-        open_session(i, tm_);
-        st_.replay_position = -1;
-        return;
-      }
-    fail("tour", a.value, "no such session");
+    const int i = find_session(a.value);
+    if (i < 0) fail("tour", a.value, "no such session (bundled sessions live in assets/sessions/)");
+    replay_session(static_cast<size_t>(i));
+    st_.replay_position = -1;
+    st_.replay.playing = false;
   } else if (a.verb == "set_preset") {
     st_.kv.preset = -1;
     for (size_t i = 0; i < st_.kv.presets.size(); ++i)
@@ -624,16 +720,40 @@ bool GuiApp::step_script() {
         return true;
       }
       if (v == "load_model") {
-        chat_.load_model(c.args[0] == "demo" ? cfg_.assets / "models" / "mla-moe-demo" : fs::path(c.args[0]));
+        chat_.load_model(c.args[0] == "demo" ? cfg_.assets / "models" / "mla-moe-demo" : fs::path(c.args[0]), cfg_.engine);
         wait_idle_ = true;
         return true;
       }
       if (v == "synthetic") {
         views::SyntheticOptions o;
         o.n_tokens = num(0);
+        chat_.detach(tm_);
         views::fill_synthetic(tm_, views::demo_config(), o);
-        chat_.set_engine(make_synthetic_engine(views::demo_config(), "mla-moe-demo (synthetic)", "", 0));
-        (void)chat_.take_loaded();
+        live_ = false;
+        shown_session_ = -1;
+      } else if (v == "title") {
+        chat_.set_title(tm_, c.args[0]);
+      } else if (v == "sampler") {
+        for (const std::string& kv : c.args) {
+          const size_t eq = kv.find('=');
+          if (eq == std::string::npos) fail("script", cfg_.script.string() + ":" + std::to_string(c.line), "sampler wants key=value, got '" + kv + "'");
+          if (kv.compare(0, eq, "max_new_tokens") == 0) st_.chat.max_new_tokens = std::stoi(kv.substr(eq + 1));
+          else st_.chat.sampler.set(kv.substr(0, eq), kv.substr(eq + 1));
+        }
+      } else if (v == "clear") {
+        st_.act(ActionKind::ClearChat);
+        process_actions();
+      } else if (v == "regenerate") {
+        st_.act(ActionKind::Regenerate);
+        process_actions();
+      } else if (v == "fork") {
+        st_.act(ActionKind::ForkAt, {}, num(0), num(1));
+        process_actions();
+      } else if (v == "bookmark") {
+        std::string note;
+        for (size_t i = 1; i < c.args.size(); ++i) note += (i > 1 ? " " : "") + c.args[i];
+        st_.act(ActionKind::AddBookmark, note, num(0));
+        process_actions();
       } else if (v == "prompt") {
         st_.act(ActionKind::SendPrompt, c.args[0]);
         process_actions();
@@ -682,9 +802,7 @@ bool GuiApp::step_script() {
         wait_frames_ = 2;
         return true;
       } else if (v == "open_session" || v == "compare_session") {
-        int idx = -1;
-        for (size_t i = 0; i < st_.sessions.list.size(); ++i)
-          if (st_.sessions.list[i].title == c.args[0]) idx = static_cast<int>(i);
+        const int idx = find_session(c.args[0]);
         if (idx < 0) fail("script", cfg_.script.string() + ":" + std::to_string(c.line), "no session '" + c.args[0] + "'");
         st_.act(v == "open_session" ? ActionKind::OpenSession : ActionKind::CompareSession, {}, idx);
         process_actions();

@@ -13,6 +13,7 @@
 #include "chat_controller.h"
 #include "engine/trace/trace_model.h"
 #include "script.h"
+#include "session_store.h"
 #include "views/views.h"
 
 namespace mlascope::app::gui {
@@ -23,7 +24,9 @@ struct GuiConfig {
   std::filesystem::path script;          // scripted run
   std::filesystem::path screenshot_dir;
   std::filesystem::path ini_file;        // empty: no layout persistence (scripted runs)
-  bool demo_synthetic = false;           // synthetic session and engine, no model files
+  std::filesystem::path session_db;      // live chats are recorded here; empty: not recorded
+  EngineOptions engine;                  // backend, threads, MLA form
+  bool demo_synthetic = false;           // developer mode: a synthetic session, no model loaded
   int synthetic_tokens = 240;
   float content_scale = 1.0f;            // monitor DPI scale
 };
@@ -72,6 +75,11 @@ class GuiApp {
   void load_presets();
   void load_session_list();
   void open_session(size_t index, TraceModel& into);
+  void replay_session(size_t index);
+  int find_session(const std::string& title) const;
+  void add_bookmark(int32_t position, const std::string& note);
+  void remove_bookmark(int64_t id);
+  void update_status();
   void error(const std::string& msg);
   std::filesystem::path export_path(const std::string& name) const;
   void request_screenshot(const std::string& name, const std::string& panel);
@@ -81,6 +89,9 @@ class GuiApp {
   TraceModel compare_tm_;
   views::ViewState st_;
   ChatController chat_;
+  std::vector<StoredSession> stored_;  // what the sessions browser lists (index = list index)
+  bool live_ = true;                   // tm_ shows the live chat (else a stored session)
+  int shown_session_ = -1;             // index in stored_ of the replayed session
   std::map<std::string, bool> open_;
   std::map<std::string, PanelRect> rects_;
   float menu_h_ = 0, status_h_ = 0;

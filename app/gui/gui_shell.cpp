@@ -12,6 +12,7 @@
 #include "app/commands.h"
 #include "app/workbench.h"
 #include "gui_app.h"
+#include "sessions/session_db.h"
 
 namespace mlascope::app {
 
@@ -74,6 +75,10 @@ int run_gui(const WorkbenchOptions& opt) {
   cfg.script = opt.script;
   cfg.screenshot_dir = opt.screenshot_dir;
   cfg.demo_synthetic = opt.demo_synthetic;
+  // Scripted runs (tests, teaching material) record only into a database they name.
+  if (!scripted || !opt.session_db.empty()) cfg.session_db = sessions::resolve_session_db(opt.session_db.string());
+  cfg.engine.backend.device = opt.device == "cpu" ? DeviceKind::Cpu : opt.device == "cuda" ? DeviceKind::Cuda : DeviceKind::Auto;
+  cfg.engine.backend.n_threads = opt.threads;
   cfg.content_scale = std::max(1.0f, sx);
   if (!scripted) cfg.ini_file = layout_file();  // scripted runs start from the default tiles
   int code = 0;

@@ -22,7 +22,9 @@ const Verb kVerbs[] = {
     {"only_panels", 1, 16, false},  {"tab", 2, 2, false},        {"preset", 1, 1, false},
     {"attention", 2, 2, true},      {"tour", 1, 2, false},       {"open_session", 1, 1, false},
     {"compare_session", 1, 1, false}, {"presenter", 1, 1, false}, {"screenshot", 1, 2, false},
-    {"frame_stats", 1, 1, true},    {"quit", 0, 0, false},
+    {"frame_stats", 1, 1, true},    {"quit", 0, 0, false},       {"title", 1, 1, false},
+    {"sampler", 1, 8, false},       {"clear", 0, 0, false},      {"regenerate", 0, 0, false},
+    {"fork", 2, 2, true},           {"bookmark", 1, 32, false},
 };
 
 bool is_int(const std::string& s) {
@@ -32,6 +34,19 @@ bool is_int(const std::string& s) {
   for (; i < s.size(); ++i)
     if (s[i] < '0' || s[i] > '9') return false;
   return true;
+}
+// Prompts are one line: \n and \t stand for a newline and a tab, \\ for a backslash.
+std::string unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'n' || s[i + 1] == 't' || s[i + 1] == '\\')) {
+      out += s[i + 1] == 'n' ? '\n' : s[i + 1] == 't' ? '\t' : '\\';
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
 }
 }  // namespace
 
@@ -54,11 +69,11 @@ std::vector<ScriptCommand> parse_script(const std::string& text, const std::stri
     for (const Verb& k : kVerbs)
       if (c.verb == k.name) v = &k;
     if (!v) fail("script", where, "unknown command '" + c.verb + "'");
-    if (c.verb == "prompt" || c.verb == "open_session" || c.verb == "compare_session") {  // rest of the line
+    if (c.verb == "prompt" || c.verb == "open_session" || c.verb == "compare_session" || c.verb == "title") {  // rest of the line
       std::string rest;
       std::getline(ls, rest);
       const size_t b = rest.find_first_not_of(" \t");
-      if (b != std::string::npos) c.args.push_back(rest.substr(b));
+      if (b != std::string::npos) c.args.push_back(c.verb == "prompt" ? unescape(rest.substr(b)) : rest.substr(b));
     } else {
       for (std::string a; ls >> a;) c.args.push_back(a);
     }
@@ -69,6 +84,7 @@ std::vector<ScriptCommand> parse_script(const std::string& text, const std::stri
     if (v->numeric)
       for (const std::string& a : c.args)
         if (!is_int(a)) fail("script", where, "'" + c.verb + "' wants integers, got '" + a + "'");
+    if (c.verb == "bookmark" && !is_int(c.args[0])) fail("script", where, "'bookmark' wants a token position first, got '" + c.args[0] + "'");
     if (c.verb == "tour" && na == 2 && !is_int(c.args[1])) fail("script", where, "'tour' step must be an integer, got '" + c.args[1] + "'");
     out.push_back(std::move(c));
   }

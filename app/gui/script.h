@@ -3,7 +3,7 @@
 //
 //   load_model demo | PATH      open a model folder (demo = the bundled model); waits for the load
 //   synthetic N                 a synthetic session of N tokens (no model)
-//   prompt TEXT                 send a chat turn; `wait_idle` waits for the answer
+//   prompt TEXT                 send a chat turn (\n = newline); `wait_idle` waits for the answer
 //   wait_idle | wait N          wait for generation to finish | N frames
 //   select_token N | lock_token N | select_layer N | range A B | replay_position N
 //   open_panel ID | close_panel ID | only_panels ID...   (ids: chat tokens routing attention ...)
@@ -16,6 +16,11 @@
 //   presenter on|off
 //   screenshot NAME [PANEL]     write DIR/NAME.png of the window or of one panel
 //   frame_stats N               draw N frames and print the median frame time
+//   title TEXT                  title of the live chat (and of its recording)
+//   sampler K=V...              sampler settings (temperature=0.8 seed=3 ...; max_new_tokens=N)
+//   clear | regenerate          start a new chat | answer the last turn again
+//   fork TOKEN ID               continue from TOKEN with token id ID in its place
+//   bookmark N [NOTE...]        bookmark position N
 //   quit
 #pragma once
 #include <filesystem>

@@ -6,11 +6,16 @@ if(NOT CMAKE_SCRIPT_MODE_FILE)
 endif()
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
-execute_process(COMMAND xvfb-run -a -s "-screen 0 1600x1000x24" ${BIN} --script ${SCRIPT} --screenshot-dir ${OUT}
+execute_process(COMMAND xvfb-run -a -s "-screen 0 1600x1000x24" ${BIN} --device cpu --script ${SCRIPT} --screenshot-dir ${OUT}
+                        --session-db ${OUT}/sessions.db
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 300)
 message("${out}${err}")
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "scripted GUI run failed (exit ${rc})")
+endif()
+# The live chat was recorded into the database the run named.
+if(NOT EXISTS ${OUT}/sessions.db)
+  message(FATAL_ERROR "the live chat was not recorded into ${OUT}/sessions.db")
 endif()
 execute_process(COMMAND ${CHECK} ${OUT} ${NAMES} RESULT_VARIABLE rc2)
 if(NOT rc2 EQUAL 0)

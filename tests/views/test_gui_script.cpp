@@ -34,3 +34,25 @@ TEST(GuiScript, RefusesWithFileAndLine) {
   EXPECT_EQ(message("range 1\n"), "[script] t.script:1: 'range' takes 2 argument(s), got 1");
   EXPECT_EQ(message("tour mla-saves two\n"), "[script] t.script:1: 'tour' step must be an integer, got 'two'");
 }
+
+TEST(GuiScript, ChatVerbsAndPromptEscapes) {
+  const auto cmds = parse_script("title demo: prose then code\nsampler temperature=0.8 seed=7\n"
+                                 "prompt a\\nb\\tc \\\\n\nfork 12 345\nbookmark 7 the code starts\nclear\nregenerate\n",
+                                 "t.script");
+  ASSERT_EQ(cmds.size(), 7u);
+  EXPECT_EQ(cmds[0].args, std::vector<std::string>{"demo: prose then code"});
+  EXPECT_EQ(cmds[1].args, (std::vector<std::string>{"temperature=0.8", "seed=7"}));
+  EXPECT_EQ(cmds[2].args[0], "a\nb\tc \\n");
+  EXPECT_EQ(cmds[3].args, (std::vector<std::string>{"12", "345"}));
+  EXPECT_EQ(cmds[4].args.size(), 4u);
+  auto message = [](const std::string& text) {
+    try {
+      parse_script(text, "t.script");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(message("fork 3\n"), "[script] t.script:1: 'fork' takes 2 argument(s), got 1");
+  EXPECT_EQ(message("bookmark here please\n"), "[script] t.script:1: 'bookmark' wants a token position first, got 'here'");
+}
