@@ -7,10 +7,15 @@
 #include <nlohmann/json.hpp>
 
 #include "support/data_paths.h"
+#include "support/temp_cleanup.h"
 #include "support/pty_session.h"
 
 using namespace mlascope;
 using nlohmann::json;
+
+namespace {
+const test::TempCleanup kTempCleanup;
+}  // namespace
 
 namespace {
 test::RunResult run_info(const std::vector<std::string>& extra) {

@@ -17,12 +17,17 @@
 #include "engine/weights/safetensors.h"
 #include "engine/weights/weight_store.h"
 #include "support/data_paths.h"
+#include "support/temp_cleanup.h"
 #include "support/fp8_checkpoint.h"
 #include "support/golden.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+const test::TempCleanup kTempCleanup;
+}  // namespace
 
 namespace {
 
@@ -415,6 +420,18 @@ TEST(ShardedLoad, TwoShardsGiveTheSameTensorsAsOneFile) {
     EXPECT_EQ(std::memcmp(t->data, s.data, s.nbytes), 0) << n;
   }
   EXPECT_NE(sharded->weights().file_of("lm_head.weight").find("model-0000"), std::string::npos);
+}
+
+TEST(ShardedLoad, ProgressReportsEveryShardAndEndsAtTheTotal) {
+  const fs::path dir = make_sharded("v2-lite-tiny", "progress");
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  WeightStore::open(dir, [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); });
+  const uint64_t total = fs::file_size(dir / "model-00001-of-00002.safetensors") +
+                         fs::file_size(dir / "model-00002-of-00002.safetensors");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_LT(calls[0].first, calls[1].first);
+  EXPECT_EQ(calls[1].first, total);
+  EXPECT_EQ(calls[1].second, total);
 }
 
 TEST(ShardedLoadBad, IndexNamesAShardThatDoesNotExist) {

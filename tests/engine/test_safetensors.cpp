@@ -12,10 +12,15 @@
 #include "engine/error.h"
 #include "engine/weights/safetensors.h"
 #include "support/data_paths.h"
+#include "support/temp_cleanup.h"
 #include "support/golden.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
+
+namespace {
+const test::TempCleanup kTempCleanup;
+}  // namespace
 
 namespace {
 
