@@ -13,15 +13,10 @@
 
 #include "../error.h"
 #include "../kv_memory.h"
+#include "../tokenizer/tokenizer.h"
 #include "../weights/gguf.h"
 #include "../weights/gguf_file.h"
 
-// The tokenizer engineer's header may not be on this branch yet; without it GGUF models load
-// without their embedded tokenizer.
-#if __has_include("engine/tokenizer/tokenizer.h")
-#include "engine/tokenizer/tokenizer.h"
-#define MLASCOPE_MODEL_HAS_TOKENIZER_PARTS 1
-#endif
 
 namespace mlascope {
 
@@ -290,12 +285,10 @@ std::shared_ptr<Model> ModelBinder::load_gguf_model(const fs::path& file, const 
   WeightStore weights;
   ModelConfig config;
   std::shared_ptr<TokenizerParts> tokenizer;
-#ifdef MLASCOPE_MODEL_HAS_TOKENIZER_PARTS
   {
     const GgufFile f = GgufFile::open(file);
     if (gguf_has_tokenizer(f)) tokenizer = std::make_shared<TokenizerParts>();
   }
-#endif
   load_gguf(weights, file, opt.progress, &config, tokenizer.get());
   const int context = context_for(config, opt, file.string());
   std::shared_ptr<Model> m = Model::bind(std::move(config), std::move(weights), file.string());

@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/gguf_export.h"
 #include "engine/weights/safetensors.h"
 #include "engine/weights/weight_store.h"
@@ -361,6 +362,25 @@ TEST(ModelLoad, GgufExportOfAGoldenCaseBindsTheSameWeights) {
       same(a.e_score_correction_bias, b.e_score_correction_bias, "bias " + std::to_string(l));
     }
   }
+}
+
+// The demo model as GGUF with its tokenizer: Model::load hands the embedded tokenizer out.
+TEST(ModelLoad, GgufWithTokenizerCarriesItIntoTheModel) {
+  const fs::path src = test::asset_path("models/mla-moe-demo");
+  std::shared_ptr<Model> hf = Model::load(src, no_memory_check());
+  const GgufTokenizer tok = gguf_tokenizer_from_hf(src, hf->config());
+  const fs::path dir = test::temp_dir("model-gguf-tok");
+  GgufExportOptions o;
+  o.type = DType::BF16;
+  o.tokenizer = &tok;
+  export_gguf(hf->weights(), hf->config(), dir / "demo.gguf", o);
+  std::shared_ptr<Model> g = Model::load(dir, no_memory_check());  // a folder with one .gguf
+  EXPECT_EQ(g->name(), "demo.gguf");
+  EXPECT_EQ(g->n_params(), hf->n_params());
+  ASSERT_NE(g->embedded_tokenizer(), nullptr);
+  EXPECT_EQ(g->embedded_tokenizer()->tokens.size(), 4096u);  // MODEL_CARD: 4096 entries
+  EXPECT_EQ(g->embedded_tokenizer()->bos_id, 0);
+  EXPECT_EQ(g->embedded_tokenizer()->eos_id, 1);
 }
 
 // ---- memory ----
