@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <unordered_set>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
@@ -263,6 +264,17 @@ std::shared_ptr<Model> Model::bind(ModelConfig config, WeightStore weights, std:
   m->weights_ = std::move(weights);
   m->name_ = source_name;
   ModelBinder{*m, source_name}.run();
+  // Extra tensors are legal (V3's multi-token-prediction layer, FP8 scales); say so once, quietly.
+  std::unordered_set<const TensorView*> bound;
+  for_each_weight(*m, [&](const TensorView& t, Use) { bound.insert(&t); });
+  int unused = 0;
+  std::string example;
+  for (const std::string& n : m->weights_.names()) {
+    const TensorView* t = m->weights_.find(n);
+    if (bound.count(t) || (n.size() > 10 && n.compare(n.size() - 10, 10, "_scale_inv") == 0)) continue;
+    if (unused++ == 0) example = n;
+  }
+  if (unused > 0) engine_log()->info("{}: {} tensors not used by the model (e.g. '{}')", source_name, unused, example);
   m->memory_.weight_bytes = m->weight_bytes();
   m->memory_.total_bytes = m->memory_.weight_bytes;
   return m;
