@@ -8,7 +8,7 @@ namespace mlascope::cpu {
 namespace {
 // Spin this many polls before sleeping: a decode step issues its loops microseconds apart, and a
 // condition-variable wake costs more than that.
-constexpr int kSpinPolls = 20000;
+constexpr int kSpinPolls = 4000;  // 2000 pause polls, then sched_yield polls
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -47,7 +47,8 @@ void ThreadPool::worker_loop(int index) {
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinPolls; ++spin) {
-      cpu_relax();
+      if (spin < 2000) cpu_relax();
+      else std::this_thread::yield();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -82,7 +83,11 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   wake_.notify_all();
   run_share(0);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  // Yield after a short spin: on an oversubscribed machine the workers we wait for need our core.
+  for (int spin = 0; pending_.load(std::memory_order_acquire) != 0; ++spin) {
+    if (spin < 2000) cpu_relax();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 
