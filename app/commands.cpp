@@ -10,6 +10,8 @@ void register_workbench(CLI::App&, CommandContext&);
 void register_kv(CLI::App&, CommandContext&);
 void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
+void register_tokenize(CLI::App&, CommandContext&);
+void register_chat(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -17,6 +19,8 @@ const RegisterCommand kCommands[] = {
     register_kv,
     register_generate,
     register_eval,
+    register_tokenize,   // `mlascope tokenize`
+    register_chat,
 };
 }  // namespace
 

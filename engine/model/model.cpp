@@ -13,6 +13,15 @@
 
 #include "../error.h"
 #include "../kv_memory.h"
+#include "../weights/gguf.h"
+#include "../weights/gguf_file.h"
+
+// The tokenizer engineer's header may not be on this branch yet; without it GGUF models load
+// without their embedded tokenizer.
+#if __has_include("engine/tokenizer/tokenizer.h")
+#include "engine/tokenizer/tokenizer.h"
+#define MLASCOPE_MODEL_HAS_TOKENIZER_PARTS 1
+#endif
 
 namespace mlascope {
 
@@ -90,6 +99,8 @@ struct ModelBinder {
     }
     return t;
   }
+
+  static std::shared_ptr<Model> load_gguf_model(const fs::path& file, const ModelLoadOptions& opt);
 
   FfnWeights ffn(const std::string& prefix, int64_t d_model, int64_t d_ff) {
     FfnWeights f;
@@ -262,22 +273,62 @@ std::shared_ptr<Model> Model::bind(ModelConfig config, WeightStore weights, std:
   return m;
 }
 
+namespace {
+int context_for(const ModelConfig& c, const ModelLoadOptions& opt, const std::string& src) {
+  const int context = opt.max_context > 0 ? opt.max_context : std::min(c.max_position_embeddings, kDefaultContext);
+  if (context > c.max_position_embeddings)
+    fail(kWhere, src,
+         "context " + std::to_string(context) + " exceeds max_position_embeddings " +
+             std::to_string(c.max_position_embeddings));
+  return context;
+}
+}  // namespace
+
+// GGUF carries its config (and usually its tokenizer) in metadata; the GGUF reader maps tensors
+// to HF names, so binding is the same as for safetensors.
+std::shared_ptr<Model> ModelBinder::load_gguf_model(const fs::path& file, const ModelLoadOptions& opt) {
+  WeightStore weights;
+  ModelConfig config;
+  std::shared_ptr<TokenizerParts> tokenizer;
+#ifdef MLASCOPE_MODEL_HAS_TOKENIZER_PARTS
+  {
+    const GgufFile f = GgufFile::open(file);
+    if (gguf_has_tokenizer(f)) tokenizer = std::make_shared<TokenizerParts>();
+  }
+#endif
+  load_gguf(weights, file, opt.progress, &config, tokenizer.get());
+  const int context = context_for(config, opt, file.string());
+  std::shared_ptr<Model> m = Model::bind(std::move(config), std::move(weights), file.string());
+  m->path_ = file;
+  m->name_ = file.filename().string();
+  m->embedded_tokenizer_ = std::move(tokenizer);
+  m->memory_ = estimate_memory(m->config_, m->weight_bytes(), context);
+  log_summary(*m);
+  if (opt.check_memory) check_memory(m->memory_, m->name_);
+  return m;
+}
+
 std::shared_ptr<Model> Model::load(const fs::path& path, const ModelLoadOptions& opt) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(kWhere, path.string(), "no such model folder or file");
-  if (fs::is_regular_file(path) && path.extension() == ".gguf")
-    // TODO(lead): GGUF carries its config in metadata: call load_gguf(store, path, progress, &config,
-    // &tokenizer) from engine/weights/gguf.h here, then bind as below.
-    fail("gguf", path.string(), "GGUF support is not available in this build");
+  // A folder holding exactly one .gguf and no safetensors is treated as that file.
+  fs::path gguf;
+  if (fs::is_regular_file(path) && path.extension() == ".gguf") {
+    gguf = path;
+  } else if (fs::is_directory(path) && !fs::exists(path / "model.safetensors") &&
+             !fs::exists(path / "model.safetensors.index.json")) {
+    std::vector<fs::path> found;
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.path().extension() == ".gguf") found.push_back(e.path());
+    if (found.size() == 1) gguf = found.front();
+  }
+  if (!gguf.empty()) return ModelBinder::load_gguf_model(gguf, opt);
+
   const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
   const fs::path config_path = dir / "config.json";
   ModelConfig config = ModelConfig::from_file(config_path);
 
-  int context = opt.max_context > 0 ? opt.max_context : std::min(config.max_position_embeddings, kDefaultContext);
-  if (context > config.max_position_embeddings)
-    fail(kWhere, config_path.string(),
-         "context " + std::to_string(context) + " exceeds max_position_embeddings " +
-             std::to_string(config.max_position_embeddings));
+  const int context = context_for(config, opt, config_path.string());
 
   std::string source = path.string();
   if (fs::is_directory(path)) {

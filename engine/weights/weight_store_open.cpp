@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "../error.h"
+#include "gguf.h"
 #include "mapped_file.h"
 #include "safetensors.h"
 #include "weight_store.h"
@@ -22,12 +23,6 @@ namespace {
 
 constexpr const char* kWhere = "weights";
 constexpr int64_t kFp8Block = 128;  // DeepSeek-V3 quantizes weights in 128x128 tiles
-
-// TODO(lead): replace with a call to load_gguf(store, path, progress, nullptr, nullptr) from
-// engine/weights/gguf.h once the GGUF branch is on main.
-[[noreturn]] void open_gguf_unavailable(const fs::path& path) {
-  fail("gguf", path.string(), "GGUF support is not available in this build");
-}
 
 bool aligned_for(const TensorView& t) {
   const auto a = static_cast<uintptr_t>(dtype_block_bytes(t.dtype));
@@ -69,7 +64,11 @@ std::map<std::string, std::string> read_index(const fs::path& index_path) {
 WeightStore WeightStore::open(const fs::path& path, const LoadProgress& progress) {
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(kWhere, path.string(), "no such file or folder");
-  if (fs::is_regular_file(path) && path.extension() == ".gguf") open_gguf_unavailable(path);
+  if (fs::is_regular_file(path) && path.extension() == ".gguf") {
+    WeightStore ws;
+    load_gguf(ws, path, progress, nullptr, nullptr);
+    return ws;
+  }
 
   // Which safetensors files, and (for a sharded folder) which tensor each must hold.
   std::vector<fs::path> shards;
@@ -95,7 +94,7 @@ WeightStore WeightStore::open(const fs::path& path, const LoadProgress& progress
       std::vector<fs::path> ggufs;
       for (const auto& e : fs::directory_iterator(path, ec))
         if (e.path().extension() == ".gguf") ggufs.push_back(e.path());
-      if (ggufs.size() == 1) open_gguf_unavailable(ggufs.front());
+      if (ggufs.size() == 1) return open(ggufs.front(), progress);
       fail(kWhere, path.string(), "no model.safetensors or model.safetensors.index.json in this folder");
     }
   } else if (path.extension() == ".safetensors") {

@@ -13,6 +13,7 @@
 
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "engine/weights/gguf_export.h"
 #include "engine/weights/safetensors.h"
 #include "engine/weights/weight_store.h"
 #include "support/data_paths.h"
@@ -319,13 +320,42 @@ TEST(ModelLoadBad, FolderWithoutConfig) {
   expect_one_line(load_error(dir), {"[config] ", "config.json", "cannot open"});
 }
 
-TEST(ModelLoadBad, GgufWithoutGgufSupportSaysSo) {
+TEST(ModelLoadBad, GarbageGgufFile) {
   const fs::path p = test::temp_dir("model-gguf") / "m.gguf";
   std::ofstream(p) << "GGUF";
-  const std::string e = load_error(p);
-  ASSERT_FALSE(e.empty());
-  EXPECT_EQ(e.find('\n'), std::string::npos);
-  EXPECT_NE(e.find("m.gguf"), std::string::npos) << e;
+  expect_one_line(load_error(p), {"[gguf] ", "m.gguf"});
+}
+
+// A GGUF written from a golden case (F32, so no rounding) binds to exactly the same weights.
+TEST(ModelLoad, GgufExportOfAGoldenCaseBindsTheSameWeights) {
+  const fs::path src = test::data_path("golden/v3-tiny");
+  std::shared_ptr<Model> hf = Model::load(src, no_memory_check());
+  const fs::path out = test::temp_dir("model-gguf-rt") / "v3-tiny.gguf";
+  GgufExportOptions o;
+  o.type = DType::F32;
+  export_gguf(hf->weights(), hf->config(), out, o);
+  std::shared_ptr<Model> g = Model::load(out, no_memory_check());
+  EXPECT_EQ(g->n_params(), hf->n_params());
+  EXPECT_EQ(g->n_active_params(), hf->n_active_params());
+  EXPECT_EQ(g->config().topk_method, TopkMethod::NoauxTc);
+  auto same = [&](const TensorView* a, const TensorView* b, const std::string& what) {
+    ASSERT_NE(a, nullptr) << what;
+    ASSERT_NE(b, nullptr) << what;
+    ASSERT_EQ(a->shape, b->shape) << what;
+    EXPECT_EQ(a->to_f32(), b->to_f32()) << what;
+  };
+  same(&hf->embed_tokens(), &g->embed_tokens(), "embed_tokens");
+  same(&hf->lm_head(), &g->lm_head(), "lm_head");
+  for (int l = 0; l < hf->n_layers(); ++l) {
+    const LayerWeights& a = hf->layer(l);
+    const LayerWeights& b = g->layer(l);
+    same(a.kv_b_proj, b.kv_b_proj, "kv_b_proj " + std::to_string(l));
+    same(a.q_b_proj, b.q_b_proj, "q_b_proj " + std::to_string(l));
+    if (a.is_moe) {
+      same(a.experts[5].up_proj, b.experts[5].up_proj, "expert 5 up " + std::to_string(l));
+      same(a.e_score_correction_bias, b.e_score_correction_bias, "bias " + std::to_string(l));
+    }
+  }
 }
 
 // ---- memory ----
