@@ -16,7 +16,12 @@ void fill_tokenizer_parts(const GgufTokenizer& from, TokenizerParts* to) {
   if (!to) return;
 #ifdef MLASCOPE_HAVE_TOKENIZER_PARTS
   to->tokens = from.tokens;
-  to->merges = from.merges;
+  to->merges.clear();
+  to->merges.reserve(from.merges.size());
+  for (const std::string& m : from.merges) {  // "left right": byte-level tokens hold no raw space
+    const size_t sp = m.find(' ');
+    to->merges.emplace_back(m.substr(0, sp), sp == std::string::npos ? std::string() : m.substr(sp + 1));
+  }
   to->token_types = from.token_types;
   to->pre = from.pre;
   to->bos_id = from.bos_id;
