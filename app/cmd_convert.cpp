@@ -49,6 +49,8 @@ void run_convert(const ConvertArgs& a) {
   if (fs::exists(a.out, ec) && fs::equivalent(a.model, a.out, ec))
     fail("convert", a.out.string(), "is the input model; choose another output path");
   const bool from_gguf = fs::is_regular_file(a.model, ec) && a.model.extension() == ".gguf";
+  if (!from_gguf && !fs::is_directory(a.model, ec))
+    fail("convert", a.model.string(), "is neither a .gguf file nor a model folder (config.json + safetensors)");
   const auto t0 = std::chrono::steady_clock::now();
 
   ModelConfig config;
