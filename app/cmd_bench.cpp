@@ -128,6 +128,7 @@ void run_bench(const BenchArgs& a) {
   const double ms_per_token = a.gen > 0 ? dc * 1e3 / a.gen : 0.0;
   const double bytes_per_token = double(model->weight_bytes_per_token()) + (a.gen > 0 ? double(kv_bytes_sum) / a.gen : 0.0);
   const double decode_gbs = a.gen > 0 ? bytes_per_token / (dc / a.gen) / 1e9 : 0.0;
+  const long rss_kib = peak_rss_kib();  // before the bandwidth buffer inflates it
   const double stream_gbs = a.no_bandwidth ? 0.0 : stream_read_gbs(threads);
 
   nlohmann::json j;
@@ -145,7 +146,7 @@ void run_bench(const BenchArgs& a) {
   j["decode_effective_gb_per_s"] = decode_gbs;
   j["stream_read_gb_per_s"] = stream_gbs;
   j["bandwidth_ratio"] = stream_gbs > 0 ? decode_gbs / stream_gbs : 0.0;
-  j["peak_rss_bytes"] = static_cast<uint64_t>(peak_rss_kib()) * 1024;
+  j["peak_rss_bytes"] = static_cast<uint64_t>(rss_kib) * 1024;
   if (a.json) {
     std::printf("%s\n", j.dump().c_str());
     return;
@@ -158,7 +159,7 @@ void run_bench(const BenchArgs& a) {
               decode_gbs);
   if (stream_gbs > 0) std::printf(" = %.0f%% of streaming read bandwidth (%.2f GB/s)", 100.0 * decode_gbs / stream_gbs, stream_gbs);
   std::printf("\n  weights %s, load %.2fs, peak RSS %s\n", format_bytes(double(model->weight_bytes())).c_str(), load_s,
-              format_bytes(double(peak_rss_kib()) * 1024).c_str());
+              format_bytes(double(rss_kib) * 1024).c_str());
 }
 
 }  // namespace
