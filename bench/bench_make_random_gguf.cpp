@@ -21,11 +21,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string type = argc > 2 ? argv[2] : "q8_0";
-  // V2-Lite proportions scaled down: 12 layers (1 dense), 24 routed experts top-4 + 2 shared.
+  // V2 proportions scaled down: 12 layers (1 dense), q_lora_rank set (llama.cpp only accepts a null
+  // q_lora_rank for 26/27-layer V2-Lite), 24 routed experts top-4 + 2 shared.
   const ModelConfig c = ModelConfig::from_json_text(R"({
     "architectures": ["DeepseekV2ForCausalLM"], "model_type": "deepseek_v2",
     "vocab_size": 32000, "hidden_size": 1024, "intermediate_size": 2816, "moe_intermediate_size": 512,
-    "num_hidden_layers": 12, "num_attention_heads": 8, "kv_lora_rank": 256,
+    "num_hidden_layers": 12, "num_attention_heads": 8, "kv_lora_rank": 256, "q_lora_rank": 384,
     "qk_nope_head_dim": 64, "qk_rope_head_dim": 32, "v_head_dim": 64, "n_routed_experts": 24,
     "n_shared_experts": 2, "num_experts_per_tok": 4, "topk_method": "greedy", "scoring_func": "softmax",
     "first_k_dense_replace": 1, "max_position_embeddings": 4096, "bos_token_id": 0, "eos_token_id": 1})",
