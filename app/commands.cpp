@@ -8,6 +8,8 @@ namespace mlascope::app {
 // Defined in app/cmd_*.cpp.
 void register_workbench(CLI::App&, CommandContext&);
 void register_kv(CLI::App&, CommandContext&);
+void register_convert(CLI::App&, CommandContext&);
+void register_bench(CLI::App&, CommandContext&);
 void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
@@ -18,6 +20,8 @@ namespace {
 const RegisterCommand kCommands[] = {
     register_workbench,  // `mlascope` with no subcommand (root options)
     register_kv,
+    register_convert,
+    register_bench,
     register_generate,
     register_eval,
     register_tokenize,   // `mlascope tokenize`
