@@ -8,11 +8,13 @@ namespace mlascope::app {
 // Defined in app/cmd_*.cpp.
 void register_workbench(CLI::App&, CommandContext&);
 void register_kv(CLI::App&, CommandContext&);
+void register_sessions(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
     register_workbench,  // `mlascope` with no subcommand (root options)
     register_kv,
+    register_sessions,
 };
 }  // namespace
 
