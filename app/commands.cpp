@@ -15,6 +15,7 @@ void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
 void register_chat(CLI::App&, CommandContext&);
 void register_info(CLI::App&, CommandContext&);
+void register_sessions(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -27,6 +28,7 @@ const RegisterCommand kCommands[] = {
     register_tokenize,   // `mlascope tokenize`
     register_chat,
     register_info,
+    register_sessions,
 };
 }  // namespace
 
