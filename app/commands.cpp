@@ -8,11 +8,19 @@ namespace mlascope::app {
 // Defined in app/cmd_*.cpp.
 void register_workbench(CLI::App&, CommandContext&);
 void register_kv(CLI::App&, CommandContext&);
+void register_generate(CLI::App&, CommandContext&);
+void register_eval(CLI::App&, CommandContext&);
+void register_tokenize(CLI::App&, CommandContext&);
+void register_chat(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
     register_workbench,  // `mlascope` with no subcommand (root options)
     register_kv,
+    register_generate,
+    register_eval,
+    register_tokenize,   // `mlascope tokenize`
+    register_chat,
 };
 }  // namespace
 

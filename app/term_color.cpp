@@ -117,6 +117,12 @@ std::string reset(ColorMode m) { return m == ColorMode::None ? std::string() : s
 std::string bold(ColorMode m) { return m == ColorMode::None ? std::string() : std::string("\x1b[1m"); }
 std::string dim(ColorMode m) { return m == ColorMode::None ? std::string() : std::string("\x1b[2m"); }
 
+std::string expert_name(int expert) {
+  std::string s = "e";
+  s += std::to_string(expert);
+  return s;
+}
+
 std::string paint_expert(ColorMode m, std::string_view text, int expert, int n_routed_experts) {
   if (m == ColorMode::None || expert < 0) return std::string(text);
   return fg(m, expert_rgb(expert, n_routed_experts)) + std::string(text) + reset(m);

@@ -39,6 +39,9 @@ std::string reset(ColorMode m);
 std::string bold(ColorMode m);
 std::string dim(ColorMode m);
 
+// "e12"
+std::string expert_name(int expert);
+
 // `text` in the colour of `expert` (unchanged when expert < 0 or colours are off).
 std::string paint_expert(ColorMode m, std::string_view text, int expert, int n_routed_experts);
 

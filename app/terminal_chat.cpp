@@ -1,13 +1,423 @@
-// app/terminal_chat.cpp — interactive terminal chat (work in progress: see issue "Terminal workbench").
+// app/terminal_chat.cpp — the interactive terminal chat: libedit line editing and history, a
+// worker thread that runs the model while this thread prints each token coloured by its dominant
+// expert in the chosen layer, Ctrl-C that stops the generation (not the program), Ctrl-D to leave,
+// and slash commands that draw the text views of the session's TraceModel.
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <deque>
+#include <filesystem>
+#include <histedit.h>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
 
+#include "engine/error.h"
+#include "engine/kv_memory.h"
+#include "term_color.h"
+#include "term_progress.h"
 #include "terminal.h"
+#include "terminal_engine.h"
+#include "terminal_views.h"
 
 namespace mlascope::app {
 
-int run_terminal_workbench(const WorkbenchOptions&) {
-  std::fprintf(stderr, "mlascope: the terminal chat is not built yet\n");
-  return 2;
+namespace fs = std::filesystem;
+
+namespace {
+
+volatile std::sig_atomic_t g_sigint = 0;
+extern "C" void on_sigint(int) { g_sigint = 1; }
+
+// SIGINT sets a flag instead of killing the process while the chat runs; the previous disposition
+// comes back when the chat ends. No SA_RESTART, so a blocked read at the prompt returns EINTR.
+class SigintGuard {
+ public:
+  SigintGuard() {
+    struct sigaction sa {};
+    sa.sa_handler = on_sigint;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;
+    sigaction(SIGINT, &sa, &old_);
+  }
+  ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
+  SigintGuard(const SigintGuard&) = delete;
+  SigintGuard& operator=(const SigintGuard&) = delete;
+
+ private:
+  struct sigaction old_ {};
+};
+
+const char* kHelp =
+    "Type text and press Enter: the model continues it (base model) or answers (chat template).\n"
+    "  \\n in a line is a newline.  Ctrl-C stops a generation, Ctrl-D leaves.\n"
+    "  /layer N            colour tokens by the dominant expert of MoE layer N\n"
+    "  /routing [pos]      experts and weights of a token in every MoE layer (default: last token)\n"
+    "  /experts [L|all]    expert load of the session against the uniform share\n"
+    "  /attn L H [pos]     top attended tokens of a token in layer L, head H (H = mean: all heads)\n"
+    "  /kv                 latent cache in use vs MHA / GQA / MQA\n"
+    "  /sampler [k=v ...]  show or change sampling (temperature, top_k, top_p, min_p, repetition_penalty, seed)\n"
+    "  /system TEXT        system text for the next conversation\n"
+    "  /save [title]       keep this session (title it)\n"
+    "  /sessions           list recorded sessions\n"
+    "  /load ID            replay a recorded session's text and routing\n"
+    "  /reset              start a new conversation\n"
+    "  /help               this text\n";
+
+std::string unescape_line(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size()) {
+      const char n = s[i + 1];
+      if (n == 'n') { out += '\n'; ++i; continue; }
+      if (n == 't') { out += '\t'; ++i; continue; }
+      if (n == '\\') { out += '\\'; ++i; continue; }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+std::vector<std::string> split_words(const std::string& s) {
+  std::istringstream in(s);
+  std::vector<std::string> w;
+  for (std::string x; in >> x;) w.push_back(x);
+  return w;
+}
+
+int parse_int(const std::string& s, const char* what) {
+  try {
+    size_t used = 0;
+    const int v = std::stoi(s, &used);
+    if (used == s.size()) return v;
+  } catch (const std::exception&) {
+  }
+  fail("chat", what, "'" + s + "' is not a number");
+}
+
+fs::path history_file() {
+  const char* xdg = std::getenv("XDG_DATA_HOME");
+  const char* home = std::getenv("HOME");
+  fs::path base = xdg && *xdg ? fs::path(xdg) : home && *home ? fs::path(home) / ".local" / "share" : fs::path();
+  if (base.empty()) return {};
+  return base / "mlascope" / "chat_history";
+}
+
+// Records handed from the worker thread to this one.
+class StepQueue {
+ public:
+  void push(StepRecord&& r) {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      q_.push_back(std::move(r));
+    }
+    cv_.notify_one();
+  }
+  void close() {
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      closed_ = true;
+    }
+    cv_.notify_one();
+  }
+  // Waits up to `ms` for records; returns false once closed and empty.
+  bool pop_all(std::vector<StepRecord>& out, int ms) {
+    std::unique_lock<std::mutex> lk(m_);
+    cv_.wait_for(lk, std::chrono::milliseconds(ms), [&] { return !q_.empty() || closed_; });
+    while (!q_.empty()) {
+      out.push_back(std::move(q_.front()));
+      q_.pop_front();
+    }
+    return !(closed_ && out.empty());
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<StepRecord> q_;
+  bool closed_ = false;
+};
+
+class Chat {
+ public:
+  Chat(ChatEngine& engine, const ChatOptions& opt)
+      : engine_(engine), opt_(opt), color_(detect_color_mode(STDOUT_FILENO)) {
+    tm_.reset(engine_.meta());
+    layer_ = opt.layer;
+    if (layer_ < 0 && tm_.n_moe_layers() > 0) layer_ = tm_.moe_layers().back();
+    if (layer_ >= 0 && tm_.moe_index(layer_) < 0)
+      fail("chat", "--layer " + std::to_string(layer_), "is not an MoE layer of this model");
+  }
+
+  int run();
+
+ private:
+  void banner();
+  bool command(const std::string& line);  // false = leave
+  void turn(const std::string& text);
+  void print(const std::string& s) {
+    std::fputs(s.c_str(), stdout);
+    std::fflush(stdout);
+  }
+  void note(const std::string& s) { print(dim(color_) + s + reset(color_) + "\n"); }
+  size_t pos_arg(const std::vector<std::string>& w, size_t i) const {
+    if (i < w.size()) return static_cast<size_t>(std::max(0, parse_int(w[i], "pos")));
+    if (tm_.empty()) fail("chat", "", "nothing generated yet");
+    return tm_.size() - 1;
+  }
+
+  ChatEngine& engine_;
+  ChatOptions opt_;
+  ColorMode color_;
+  TraceModel tm_;
+  int layer_ = -1;
+  std::string system_;
+  std::string pending_system_;
+};
+
+void Chat::banner() {
+  const SessionMeta m = engine_.meta();
+  const ModelConfig& c = m.config;
+  std::string s = bold(color_) + "mlascope chat" + reset(color_) + " — " + m.model_name + " (" + c.model_type + ", " +
+                  std::to_string(c.num_hidden_layers) + " layers, " + std::to_string(c.n_routed_experts) + " routed experts, top-" +
+                  std::to_string(c.num_experts_per_tok) + ") on " + m.backend + ", " + engine_.template_name() + " template\n";
+  print(s);
+  std::string legend;
+  if (layer_ >= 0 && color_ != ColorMode::None) {
+    legend = "colours: dominant expert of layer " + std::to_string(layer_) + "  ";
+    for (int e = 0; e < std::min(c.n_routed_experts, 16); ++e) legend += paint_expert(color_, expert_name(e), e, c.n_routed_experts) + " ";
+    if (c.n_routed_experts > 16) legend += "...";
+    print(legend + "\n");
+  }
+  note("/help for commands, Ctrl-C stops a generation, Ctrl-D leaves");
+}
+
+void Chat::turn(const std::string& text) {
+  if (engine_.n_positions() == 0) system_ = pending_system_;
+  const ChatEngine::Turn t = engine_.encode_turn(system_, tm_.messages(), text);
+  if (t.keep < engine_.n_positions()) {
+    engine_.truncate(t.keep);
+    tm_.truncate(static_cast<size_t>(t.keep));
+  }
+  const std::vector<int32_t>& ids = t.ids;
+  const int user_msg = static_cast<int>(tm_.messages().size());
+  const int32_t start = static_cast<int32_t>(tm_.size());
+  tm_.add_message({"user", text, start, start});
+  tm_.add_message({"assistant", "", start, start});
+
+  StepQueue queue;
+  std::atomic<bool> cancel{false};
+  StepStatus fed = StepStatus::Ok;
+  StopReason stop = StopReason::None;
+  std::string worker_error;
+  g_sigint = 0;
+  std::thread worker([&] {
+    try {
+      fed = engine_.feed(ids, [&](StepRecord&& r) { queue.push(std::move(r)); }, user_msg);
+      if (fed == StepStatus::Ok && !cancel.load())
+        stop = engine_.generate(opt_.max_new_tokens, [&](StepRecord&& r) { queue.push(std::move(r)); }, &cancel, user_msg + 1);
+    } catch (const std::exception& e) {
+      worker_error = e.what();
+    }
+    queue.close();
+  });
+
+  const auto t0 = std::chrono::steady_clock::now();
+  int n_generated = 0;
+  double gen_ms = 0;
+  bool at_line_start = true;
+  std::string reply;
+  std::vector<StepRecord> batch;
+  while (true) {
+    batch.clear();
+    const bool more = queue.pop_all(batch, 50);
+    if (g_sigint && !cancel.load()) cancel.store(true);
+    for (StepRecord& r : batch) {
+      const bool prompt = r.is_prompt;
+      const int32_t id = r.id;
+      const size_t pos = tm_.size();
+      if (static_cast<int32_t>(pos) != r.position) r.position = static_cast<int32_t>(pos);  // engine counts from its cache
+      if (!prompt) gen_ms += r.ms;
+      tm_.append(std::move(r));
+      if (prompt) continue;
+      ++n_generated;
+      const std::string piece = engine_.stream_text(id);
+      if (piece.empty()) continue;
+      reply += piece;
+      print(paint_expert(color_, printable_token(piece), tm_.dominant_expert(pos, layer_), tm_.n_routed_experts()));
+      at_line_start = piece.back() == '\n';
+    }
+    if (!more) break;
+  }
+  worker.join();
+  const std::string tail = engine_.flush_text();
+  if (!tail.empty()) {
+    reply += tail;
+    print(printable_token(tail));
+    at_line_start = tail.back() == '\n';
+  }
+  const int32_t end_user = std::min<int32_t>(start + static_cast<int32_t>(ids.size()), static_cast<int32_t>(tm_.size()));
+  tm_.update_message(static_cast<size_t>(user_msg), {"user", text, start, end_user});
+  tm_.update_message(static_cast<size_t>(user_msg + 1), {"assistant", reply, end_user, static_cast<int32_t>(tm_.size())});
+  if (!at_line_start) print("\n");
+  if (!worker_error.empty()) {
+    print("error: " + worker_error + "\n");
+    return;
+  }
+  if (fed == StepStatus::ContextFull) {
+    note("[context full: " + std::to_string(engine_.n_positions()) + " of " + std::to_string(engine_.max_context()) +
+         " positions used; /reset starts over]");
+    return;
+  }
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const char* why = stop == StopReason::Eos ? "end of text"
+                    : stop == StopReason::Length ? "token limit"
+                    : stop == StopReason::ContextFull ? "context full"
+                    : stop == StopReason::Cancelled ? "interrupted"
+                    : "stopped";
+  char buf[160];
+  const double tps = gen_ms > 0 ? 1000.0 * n_generated / gen_ms : (wall > 0 ? n_generated / wall : 0.0);
+  std::snprintf(buf, sizeof buf, "[%d tokens, %.1f tok/s, %s; %d positions cached]", n_generated, tps, why,
+                engine_.n_positions());
+  note(buf);
+  g_sigint = 0;
+}
+
+bool Chat::command(const std::string& line) {
+  const std::vector<std::string> w = split_words(line);
+  const std::string& cmd = w[0];
+  if (cmd == "/help" || cmd == "/?") {
+    print(kHelp);
+  } else if (cmd == "/quit" || cmd == "/exit") {
+    return false;
+  } else if (cmd == "/layer") {
+    if (w.size() < 2) {
+      note("colouring by layer " + std::to_string(layer_));
+      return true;
+    }
+    const int l = parse_int(w[1], "layer");
+    if (tm_.moe_index(l) < 0) fail("chat", "layer " + w[1], "is not an MoE layer of this model");
+    layer_ = l;
+    note("colouring by the dominant expert of layer " + std::to_string(l));
+    if (!tm_.empty()) print(render_transcript(tm_, layer_, color_) + "\n");
+  } else if (cmd == "/routing") {
+    print(render_routing_text(tm_, pos_arg(w, 1), color_));
+  } else if (cmd == "/experts") {
+    int l = layer_;
+    if (w.size() > 1) l = w[1] == "all" ? -1 : parse_int(w[1], "layer");
+    print(render_expert_load_text(tm_, l, color_));
+  } else if (cmd == "/attn") {
+    if (w.size() < 3) fail("chat", "/attn", "usage: /attn LAYER HEAD [pos]  (HEAD = mean for the average of heads)");
+    const int l = parse_int(w[1], "layer");
+    const int h = w[2] == "mean" ? -1 : parse_int(w[2], "head");
+    print(render_attention_text(tm_, pos_arg(w, 3), l, h, 8, color_));
+  } else if (cmd == "/kv") {
+    KvReport r = make_kv_report(tm_.config(), tm_.meta().model_name, "bf16", engine_.max_context(), 8);
+    r.in_use = engine_.n_positions();
+    print(render_kv_text(r, color_));
+  } else if (cmd == "/sampler") {
+    for (size_t i = 1; i < w.size(); ++i) {
+      const size_t eq = w[i].find('=');
+      if (eq == std::string::npos) fail("chat", "/sampler " + w[i], "expected key=value");
+      engine_.set_sampler(w[i].substr(0, eq), w[i].substr(eq + 1));
+    }
+    note("sampler: " + engine_.sampler_json());
+  } else if (cmd == "/system") {
+    const size_t sp = line.find(' ');
+    pending_system_ = sp == std::string::npos ? std::string() : unescape_line(line.substr(sp + 1));
+    if (engine_.n_positions() == 0) note("system text set");
+    else note("system text set for the next conversation (/reset to start one now)");
+  } else if (cmd == "/reset") {
+    engine_.truncate(0);
+    engine_.flush_text();
+    tm_.reset(engine_.meta());
+    note("new conversation");
+  } else if (cmd == "/save" || cmd == "/sessions" || cmd == "/load") {
+    note("sessions are not available in this build yet");
+  } else {
+    fail("chat", cmd, "unknown command (/help lists them)");
+  }
+  return true;
+}
+
+int Chat::run() {
+  banner();
+  SigintGuard sig;
+  EditLine* el = el_init("mlascope", stdin, stdout, stderr);
+  History* hist = history_init();
+  HistEvent ev;
+  history(hist, &ev, H_SETSIZE, 1000);
+  const fs::path hfile = history_file();
+  if (!hfile.empty()) history(hist, &ev, H_LOAD, hfile.c_str());
+  el_set(el, EL_EDITOR, "emacs");
+  el_set(el, EL_HIST, history, hist);
+  el_set(el, EL_PROMPT, +[](EditLine*) -> char* { return const_cast<char*>("> "); });
+  el_source(el, nullptr);  // ~/.editrc, as every libedit program does
+
+  while (true) {
+    g_sigint = 0;
+    int count = 0;
+    errno = 0;
+    const char* raw = el_gets(el, &count);
+    if (!raw || count <= 0) {
+      if (g_sigint || errno == EINTR) {  // Ctrl-C at the prompt drops the line, as in a shell
+        print("^C\n");
+        el_reset(el);
+        continue;
+      }
+      print("\n");
+      break;  // Ctrl-D or end of input
+    }
+    std::string line(raw, static_cast<size_t>(count));
+    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    history(hist, &ev, H_ENTER, line.c_str());
+    try {
+      if (line[0] == '/') {
+        if (!command(line)) break;
+      } else {
+        turn(unescape_line(line));
+      }
+    } catch (const Error& e) {
+      print("error: " + std::string(e.what()) + "\n");
+    }
+  }
+  if (!hfile.empty()) {
+    std::error_code ec;
+    fs::create_directories(hfile.parent_path(), ec);
+    if (!ec) history(hist, &ev, H_SAVE, hfile.c_str());
+  }
+  history_end(hist);
+  el_end(el);
+  return 0;
+}
+
+}  // namespace
+
+int run_chat_loop(ChatEngine& engine, const ChatOptions& opt) {
+  Chat chat(engine, opt);
+  return chat.run();
+}
+
+int run_terminal_chat(const ChatOptions& opt) {
+  ProgressBar bar("loading", stderr);
+  std::unique_ptr<ChatEngine> engine = load_chat_engine(opt.wb, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
+  bar.finish();
+  return run_chat_loop(*engine, opt);
+}
+
+int run_terminal_workbench(const WorkbenchOptions& opt) {
+  ChatOptions c;
+  c.wb = opt;
+  return run_terminal_chat(c);
 }
 
 }  // namespace mlascope::app

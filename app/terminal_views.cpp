@@ -33,9 +33,13 @@ std::string pad_left(const std::string& s, size_t w) { return s.size() >= w ? s 
 std::string pad_right(const std::string& s, size_t w) { return s.size() >= w ? s : s + std::string(w - s.size(), ' '); }
 
 std::string with_commas(int64_t v) {
-  std::string s = std::to_string(v < 0 ? -v : v);
-  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
-  return v < 0 ? "-" + s : s;
+  const std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string s = v < 0 ? "-" : "";
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) s += ',';
+    s += digits[i];
+  }
+  return s;
 }
 
 const char* scheme_key(KvScheme s) {
@@ -169,7 +173,7 @@ std::string render_routing_text(const TraceModel& tm, size_t pos, ColorMode m) {
     std::string cells;
     size_t visible = 0;
     for (int i = 0; i < r->k; ++i) {
-      const std::string cell = "e" + std::to_string(r->expert[static_cast<size_t>(i)]) + " " +
+      const std::string cell = expert_name(r->expert[static_cast<size_t>(i)]) + " " +
                                fmt("%.3f", r->weight[static_cast<size_t>(i)]);
       cells += paint_expert(m, cell, r->expert[static_cast<size_t>(i)], tm.n_routed_experts()) + "  ";
       visible += cell.size() + 2;
@@ -268,7 +272,7 @@ std::string render_expert_load_text(const TraceModel& tm, int layer, ColorMode m
         bar += c < cells ? '#' : ' ';
       }
       if (cells > kBar) bar += '>';
-      out += "  " + paint_expert(m, pad_right("e" + std::to_string(e), 5), e, n) + pad_left(fmt("%.1f%%", 100.0 * share), 6) +
+      out += "  " + paint_expert(m, pad_right(expert_name(e), 5), e, n) + pad_left(fmt("%.1f%%", 100.0 * share), 6) +
              " " + paint_expert(m, bar, e, n) + "\n";
     }
   }

@@ -14,6 +14,7 @@ struct WorkbenchOptions {
   std::string device = "auto";
   int threads = 0;
   bool force_terminal = false;
+  bool demo_synthetic = false;         // GUI dev mode: a synthetic session, no model files
 };
 
 // True when a GUI was built and a display answers; `why` says why not.

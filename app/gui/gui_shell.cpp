@@ -1,16 +1,116 @@
-// app/gui/gui_shell.cpp — the desktop GUI shell (work in progress: see issue "Desktop workbench").
+// app/gui/gui_shell.cpp — the desktop GUI's window and loop: GLFW + OpenGL 3 + Dear ImGui 1.86.
+// Everything inside the window is GuiApp; this file owns the platform side.
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include "app/commands.h"
 #include "app/workbench.h"
+#include "gui_app.h"
 
 namespace mlascope::app {
 
+namespace fs = std::filesystem;
+
+namespace {
+std::string g_glfw_error;
+void on_glfw_error(int code, const char* what) { g_glfw_error = std::to_string(code) + ": " + (what ? what : "?"); }
+
+fs::path layout_file() {
+  // ImGui 1.86 has no docking: window positions and sizes persist in its ini file under XDG config.
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  fs::path dir = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : ".") / ".config";
+  dir /= "mlascope";
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  return dir / "imgui.ini";
+}
+}  // namespace
+
 bool gui_available(std::string* why) {
-  if (why) *why = "the desktop GUI is not built yet";
-  return false;
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) {
+    if (why) *why = "GLFW cannot open a display (" + g_glfw_error + ")";
+    return false;
+  }
+  glfwTerminate();
+  return true;
 }
 
-int run_gui(const WorkbenchOptions&) { return 2; }
+int run_gui(const WorkbenchOptions& opt) {
+  glfwSetErrorCallback(on_glfw_error);
+  if (!glfwInit()) {
+    std::fprintf(stderr, "mlascope: cannot start the GUI: %s\n", g_glfw_error.c_str());
+    return 2;
+  }
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  const bool scripted = !opt.script.empty();
+  GLFWwindow* win = glfwCreateWindow(1600, 1000, "mlascope", nullptr, nullptr);
+  if (!win) {
+    std::fprintf(stderr, "mlascope: cannot create an OpenGL 3 window: %s\n", g_glfw_error.c_str());
+    glfwTerminate();
+    return 2;
+  }
+  glfwMakeContextCurrent(win);
+  glfwSwapInterval(scripted ? 0 : 1);
+  float sx = 1.0f, sy = 1.0f;
+  glfwGetWindowContentScale(win, &sx, &sy);
+
+  IMGUI_CHECKVERSION();
+  ImGui::CreateContext();
+  ImGui_ImplGlfw_InitForOpenGL(win, true);
+  ImGui_ImplOpenGL3_Init("#version 130");
+
+  gui::GuiConfig cfg;
+  cfg.model_dir = opt.model_dir;
+  cfg.assets = assets_dir();
+  cfg.script = opt.script;
+  cfg.screenshot_dir = opt.screenshot_dir;
+  cfg.demo_synthetic = opt.demo_synthetic;
+  cfg.content_scale = std::max(1.0f, sx);
+  if (!scripted) cfg.ini_file = layout_file();  // scripted runs start from the default tiles
+  int code = 0;
+  {
+    gui::GuiApp app(cfg);
+    app.setup();
+    for (;;) {
+      glfwPollEvents();
+      if (glfwWindowShouldClose(win)) break;
+      if (app.fonts_dirty()) {
+        app.rebuild_fonts();
+        ImGui_ImplOpenGL3_DestroyFontsTexture();
+        ImGui_ImplOpenGL3_CreateFontsTexture();
+      }
+      ImGui_ImplOpenGL3_NewFrame();
+      ImGui_ImplGlfw_NewFrame();
+      ImGui::NewFrame();
+      app.draw();
+      ImGui::Render();
+      int w = 0, h = 0;
+      glfwGetFramebufferSize(win, &w, &h);
+      glViewport(0, 0, w, h);
+      glClearColor(0.08f, 0.08f, 0.10f, 1.0f);
+      glClear(GL_COLOR_BUFFER_BIT);
+      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+      app.after_render(w, h);
+      glfwSwapBuffers(win);
+      if (!app.after_frame()) break;
+    }
+    code = app.exit_code();
+  }
+  ImGui_ImplOpenGL3_Shutdown();
+  ImGui_ImplGlfw_Shutdown();
+  ImGui::DestroyContext();
+  glfwDestroyWindow(win);
+  glfwTerminate();
+  return code;
+}
 
 }  // namespace mlascope::app

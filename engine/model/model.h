@@ -44,6 +44,21 @@ struct LayerWeights {
   std::optional<FfnWeights> shared_experts;             // intermediate moe_intermediate_size * n_shared
 };
 
+// Memory a model needs at a context length, estimated before anything big is allocated. Mapped
+// weights count: their pages compete for the same RAM as the cache once they are read.
+struct MemoryEstimate {
+  int context = 0;
+  uint64_t weight_bytes = 0;          // bound tensors as stored (FP8 scales included)
+  uint64_t kv_cache_bytes = 0;        // latent cache (absorbed MLA), fp32, all layers, `context` tokens
+  uint64_t kv_cache_naive_bytes = 0;  // per-head K/V (naive MLA), fp32, for comparison
+  uint64_t total_bytes = 0;           // weights + latent cache
+  uint64_t available_bytes = 0;       // /proc/meminfo MemAvailable when estimated; 0 = unknown
+};
+MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context);
+uint64_t available_memory_bytes();  // MemAvailable, 0 when it cannot be read
+// Throws "[model] NAME: needs X but only Y is available ..." when total > available (> 0).
+void check_memory(const MemoryEstimate& m, const std::string& model_name);
+
 struct ModelLoadOptions {
   int max_context = 0;      // for the memory estimate (0 = min(max_position_embeddings, 4096))
   bool check_memory = true; // refuse when weights + KV cache exceed available RAM
@@ -76,6 +91,8 @@ class Model {
   uint64_t weight_bytes_per_token() const;  // bytes of weights one decode step reads (active experts only)
   // Tokenizer shipped inside the model file (GGUF), if any.
   const TokenizerParts* embedded_tokenizer() const { return embedded_tokenizer_.get(); }
+  // Filled by load() (bind() leaves the context at 0 and available_bytes unknown).
+  const MemoryEstimate& memory_estimate() const { return memory_; }
 
  private:
   ModelConfig config_;
@@ -88,6 +105,7 @@ class Model {
   const TensorView* lm_head_ = nullptr;
   std::vector<LayerWeights> layers_;
   std::shared_ptr<TokenizerParts> embedded_tokenizer_;
+  MemoryEstimate memory_;
   friend struct ModelBinder;
 };
 

@@ -26,6 +26,7 @@ void TraceModel::reset(SessionMeta meta) {
   tokens_.clear();
   messages_.clear();
   bookmarks_.clear();
+  annotations_.clear();
   ++version_;
 }
 
@@ -65,6 +66,13 @@ void TraceModel::add_bookmark(Bookmark b) {
 
 void TraceModel::remove_bookmark(int64_t id) {
   std::erase_if(bookmarks_, [id](const Bookmark& b) { return b.id == id; });
+  ++version_;
+}
+
+void TraceModel::add_annotation(Annotation a) {
+  annotations_.push_back(std::move(a));
+  std::stable_sort(annotations_.begin(), annotations_.end(),
+                   [](const Annotation& x, const Annotation& y) { return x.position < y.position; });
   ++version_;
 }
 

@@ -45,6 +45,14 @@ struct Bookmark {
   std::string note;
 };
 
+// A note attached to a position (and optionally a layer) of a session.
+struct Annotation {
+  int64_t id = -1;
+  int32_t position = 0;
+  int32_t layer = -1;  // -1: the whole token
+  std::string text;
+};
+
 class TraceModel {
  public:
   void reset(SessionMeta meta);
@@ -54,6 +62,7 @@ class TraceModel {
   void update_message(size_t index, Message m);
   void add_bookmark(Bookmark b);
   void remove_bookmark(int64_t id);
+  void add_annotation(Annotation a);
   void set_title(std::string title);
 
   const SessionMeta& meta() const { return meta_; }
@@ -64,6 +73,7 @@ class TraceModel {
   std::span<const StepRecord> tokens() const { return tokens_; }
   std::span<const Message> messages() const { return messages_; }
   std::span<const Bookmark> bookmarks() const { return bookmarks_; }
+  std::span<const Annotation> annotations() const { return annotations_; }
   // Bumps on every change so views can cache derived data.
   uint64_t version() const { return version_; }
 
@@ -89,6 +99,7 @@ class TraceModel {
   std::vector<StepRecord> tokens_;
   std::vector<Message> messages_;
   std::vector<Bookmark> bookmarks_;
+  std::vector<Annotation> annotations_;
   uint64_t version_ = 0;
 };
 

@@ -43,7 +43,11 @@ ModelConfig config_from_gguf(const std::filesystem::path& path) { return config_
 ModelConfig config_from_gguf(const GgufFile& f) {
   check_architecture(f);
   ModelConfig c;
-  c.num_hidden_layers = static_cast<int>(f.get_int(key("block_count"), 1, 1024));
+  // V3 exports with multi-token prediction count the MTP layers in block_count; they sit after
+  // the decoder layers and are not part of the next-token model.
+  const int64_t blocks = f.get_int(key("block_count"), 1, 1024);
+  const int64_t nextn = f.get_int(key("nextn_predict_layers"), 0, blocks - 1, 0);
+  c.num_hidden_layers = static_cast<int>(blocks - nextn);
   c.hidden_size = static_cast<int>(f.get_int(key("embedding_length"), 1, kMaxDim));
   c.intermediate_size = static_cast<int>(f.get_int(key("feed_forward_length"), 1, 4 * kMaxDim));
   c.num_attention_heads = static_cast<int>(f.get_int(key("attention.head_count"), 1, 4096));
@@ -78,10 +82,11 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   c.routed_scaling_factor = f.get_float(key("expert_weights_scale"), 1e-6, 1e6, 1.0);
   c.norm_topk_prob = f.get_bool(key("expert_weights_norm"), false);
   const int64_t gating = f.get_int(key("expert_gating_func"), 0, 2, 0);  // 0 = unset (V2: softmax)
-  c.scoring_func = gating == 2 ? ScoringFunc::Sigmoid : ScoringFunc::Softmax;
   c.n_group = static_cast<int>(f.get_int(key("expert_group_count"), 1, 65536, 1));
   c.topk_group = static_cast<int>(f.get_int(key("expert_group_used_count"), 1, 65536, 1));
   const bool has_bias = has_any_tensor_suffix(f, ".exp_probs_b.bias");
+  // Without the key, a router bias means V3's sigmoid gate; otherwise V2's softmax.
+  c.scoring_func = gating == 2 || (gating == 0 && has_bias) ? ScoringFunc::Sigmoid : ScoringFunc::Softmax;
   c.topk_method = has_bias ? TopkMethod::NoauxTc : c.n_group > 1 ? TopkMethod::GroupLimitedGreedy : TopkMethod::Greedy;
   c.model_type = (has_bias || c.scoring_func == ScoringFunc::Sigmoid) ? "deepseek_v3" : "deepseek_v2";
   c.architecture = c.is_v3() ? "DeepseekV3ForCausalLM" : "DeepseekV2ForCausalLM";
@@ -166,7 +171,8 @@ GgufTokenizer tokenizer_from_gguf(const GgufFile& f) {
 namespace {
 
 // kv_b_proj [H*(nope+v), rank] from llama.cpp's split form: attn_k_b holds k_b transposed per head
-// (row-major [H, rank, nope]), attn_v_b holds v_b ([H, v, rank]).
+// (row-major [H, rank, nope]), attn_v_b holds v_b ([H, v, rank]). Plain types keep their dtype;
+// block types become F32 (a copy either way: the split layout cannot be viewed as kv_b).
 TensorView rebuild_kv_b(WeightStore& store, const GgufFile& f, const ModelConfig& c, const std::string& hf_name,
                         const GgufTensorInfo& kb, const GgufTensorInfo& vb) {
   const int64_t H = c.num_attention_heads, rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, v = c.v_head_dim;
@@ -181,28 +187,49 @@ TensorView rebuild_kv_b(WeightStore& store, const GgufFile& f, const ModelConfig
   };
   check(kb, want_kb);
   check(vb, want_vb);
-  auto as_view = [&](const GgufTensorInfo& t) {
+  TensorView t;
+  t.name = hf_name;
+  t.shape = {H * (nope + v), rank};
+  const bool plain = kb.dtype == vb.dtype && (kb.dtype == DType::F32 || kb.dtype == DType::F16 || kb.dtype == DType::BF16);
+  if (plain) {
+    // Same stored type: transpose k_b back element by element, no conversion, no precision change.
+    const size_t es = static_cast<size_t>(dtype_block_bytes(kb.dtype));
+    const uint8_t* k = f.tensor_data(kb);
+    const uint8_t* vv = f.tensor_data(vb);
+    std::vector<uint8_t> bytes(static_cast<size_t>(H * (nope + v) * rank) * es);
+    for (int64_t h = 0; h < H; ++h) {
+      uint8_t* head = bytes.data() + static_cast<size_t>(h * (nope + v) * rank) * es;
+      for (int64_t i = 0; i < nope; ++i)
+        for (int64_t r = 0; r < rank; ++r)
+          std::memcpy(head + static_cast<size_t>(i * rank + r) * es, k + static_cast<size_t>((h * rank + r) * nope + i) * es, es);
+      std::memcpy(head + static_cast<size_t>(nope * rank) * es, vv + static_cast<size_t>(h * v * rank) * es,
+                  static_cast<size_t>(v * rank) * es);
+    }
+    t.dtype = kb.dtype;
+    t.nbytes = bytes.size();
+    t.data = store.keep(std::move(bytes));
+    return t;
+  }
+  // Block-quantized halves (k_b rows are only nope long): dequantize into an F32 copy.
+  auto as_f32 = [&](const GgufTensorInfo& x) {
     TensorView tv;
-    tv.name = t.name;
-    tv.dtype = t.dtype;
-    tv.shape = {t.ne.at(2) * t.ne.at(1), t.ne.at(0)};
-    tv.data = f.tensor_data(t);
-    tv.nbytes = t.nbytes;
+    tv.name = x.name;
+    tv.dtype = x.dtype;
+    tv.shape = {x.ne.at(2) * x.ne.at(1), x.ne.at(0)};
+    tv.data = f.tensor_data(x);
+    tv.nbytes = x.nbytes;
     return tv.to_f32();
   };
-  const std::vector<float> k = as_view(kb), vv = as_view(vb);
+  const std::vector<float> k = as_f32(kb), vv = as_f32(vb);
   std::vector<uint8_t> bytes(static_cast<size_t>(H * (nope + v) * rank) * sizeof(float));
   auto* out = reinterpret_cast<float*>(bytes.data());
   for (int64_t h = 0; h < H; ++h) {
     float* head = out + h * (nope + v) * rank;
     for (int64_t i = 0; i < nope; ++i)
-      for (int64_t r = 0; r < rank; ++r) head[i * rank + r] = k[(h * rank + r) * nope + i];
+      for (int64_t r = 0; r < rank; ++r) head[i * rank + r] = k[static_cast<size_t>((h * rank + r) * nope + i)];
     std::memcpy(head + nope * rank, vv.data() + h * v * rank, static_cast<size_t>(v * rank) * sizeof(float));
   }
-  TensorView t;
-  t.name = hf_name;
   t.dtype = DType::F32;
-  t.shape = {H * (nope + v), rank};
   t.nbytes = bytes.size();
   t.data = store.keep(std::move(bytes));
   return t;

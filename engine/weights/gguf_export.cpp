@@ -95,6 +95,7 @@ void write_metadata(GgufWriter& w, const ModelConfig& c, const GgufExportOptions
     w.set_f32(k("rope.scaling.yarn_beta_slow"), static_cast<float>(c.rope_scaling.beta_slow));
   }
   if (!o.tokenizer) {  // the ids still belong to the model, with or without a vocabulary
+    w.set_string("tokenizer.ggml.model", "none");  // llama.cpp then loads the model without a vocab
     if (c.bos_token_id >= 0) w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(c.bos_token_id));
     if (c.eos_token_id >= 0) w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(c.eos_token_id));
   }

@@ -1,7 +1,7 @@
 // engine/weights/gguf_export.h — a loaded model (WeightStore under HF names + ModelConfig) written
 // as a deepseek2 GGUF in the layout llama.cpp's convert_hf_to_gguf.py produces: merged expert
-// tensors, kv_b_proj both whole (attn_kv_b) and split (attn_k_b / attn_v_b, with the *_mla
-// metadata keys), norms and the router kept in F32. `mlascope convert` is a thin shell over this.
+// tensors, kv_b_proj split into attn_k_b / attn_v_b (with the *_mla metadata keys) and/or whole,
+// norms and the router kept in F32. `mlascope convert` is a thin shell over this.
 #pragma once
 #include <filesystem>
 #include <functional>
@@ -18,8 +18,11 @@ struct GgufExportOptions {
   DType type = DType::F16;              // F32, F16, BF16, Q8_0, Q4_0, Q4_K, Q5_K, Q6_K
   std::string name = "mlascope export";  // general.name
   const GgufTokenizer* tokenizer = nullptr;  // written as tokenizer.ggml.* when given
-  bool whole_kv_b = true;  // attn_kv_b (mlascope and older llama.cpp read it)
-  bool split_kv_b = true;  // attn_k_b + attn_v_b (llama.cpp's MLA path reads them)
+  // kv_b_proj whole (attn_kv_b: mlascope maps it without a copy; llama.cpp before its MLA rework)
+  // and/or split (attn_k_b + attn_v_b: what current llama.cpp requires; it refuses a file that
+  // also carries attn_kv_b, "wrong number of tensors"). Default: llama.cpp-loadable.
+  bool whole_kv_b = false;
+  bool split_kv_b = true;
   std::function<void(uint64_t, uint64_t)> progress;
 };
 

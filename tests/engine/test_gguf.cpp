@@ -127,8 +127,12 @@ class GgufRoundTrip : public ::testing::TestWithParam<const char*> {};
 TEST_P(GgufRoundTrip, F32ExportLoadsBackExactlyUnderHfNames) {
   Synthetic s = make_model(GetParam());
   const fs::path dir = test::temp_dir("gguf");
+  for (int mode = 0; mode < 3; ++mode) {  // kv_b_proj split (default), whole, both
   GgufExportOptions o;
   o.type = DType::F32;
+  o.whole_kv_b = mode >= 1;
+  o.split_kv_b = mode != 1;
+  SCOPED_TRACE("kv_b mode " + std::to_string(mode));
   export_gguf(s.store, s.config, dir / "m.gguf", o);
   WeightStore st;
   ModelConfig c;
@@ -146,6 +150,7 @@ TEST_P(GgufRoundTrip, F32ExportLoadsBackExactlyUnderHfNames) {
   const TensorView& e0 = st.get("model.layers.1.mlp.experts.0.up_proj.weight");
   const TensorView& e1 = st.get("model.layers.1.mlp.experts.1.up_proj.weight");
   EXPECT_EQ(static_cast<const uint8_t*>(e0.data) + e0.nbytes, e1.data);
+  }
   fs::remove_all(dir);
 }
 
@@ -189,7 +194,11 @@ TEST_P(GgufRoundTrip, QuantizedExportsStayClose) {
     load_gguf(st, dir / "m.gguf", {}, &c, nullptr);
     for (const auto& [name, v] : s.values) {
       const TensorView& t = st.get(name);
-      EXPECT_EQ(t.dtype, gguf_export_type(name, t.shape, type)) << name;
+      // kv_b_proj comes back from the split form: same type when plain, F32 when block-quantized
+      if (name.find("kv_b_proj") != std::string::npos)
+        EXPECT_EQ(t.dtype, dtype_is_quantized(type) ? DType::F32 : type) << name;
+      else
+        EXPECT_EQ(t.dtype, gguf_export_type(name, t.shape, type)) << name;
       const std::vector<float> got = t.to_f32();
       // values in [-1, 1]: F16 ulp/2 <= 2^-12; Q8_0 step 1/127; Q4_K 2/15 (plus scale rounding)
       const float tol = type == DType::F16 ? 2.5e-4f : t.dtype == DType::Q8_0 ? 1.0f / 127 : 0.2f;
@@ -429,4 +438,55 @@ TEST_F(GgufMalicious, ModelLevelChecks) {
     if (n != "model.layers.1.mlp.experts.2.up_proj.weight" && n.find("layers.1.mlp.experts") == std::string::npos)
       partial.add(*s.store.find(n), -1);
   EXPECT_THROW(export_gguf(partial, s.config, dir_ / "p.gguf", {}), Error);  // the exporter checks too
+}
+
+// Metadata as older llama.cpp exports write it (per-head key_length/value_length, no *_mla keys,
+// no gating key) with a V3 multi-token-prediction layer counted in block_count.
+TEST(GgufConfig, LegacyKeysAndMtpLayers) {
+  const fs::path dir = test::temp_dir("gguf");
+  GgufWriter w;
+  w.set_string("general.architecture", "deepseek2");
+  w.set_u32("deepseek2.block_count", 4);
+  w.set_u32("deepseek2.nextn_predict_layers", 1);
+  w.set_u32("deepseek2.context_length", 512);
+  w.set_u32("deepseek2.embedding_length", 64);
+  w.set_u32("deepseek2.feed_forward_length", 160);
+  w.set_u32("deepseek2.attention.head_count", 4);
+  w.set_u32("deepseek2.attention.head_count_kv", 4);
+  w.set_u32("deepseek2.attention.kv_lora_rank", 32);
+  w.set_u32("deepseek2.attention.key_length", 24);  // nope 16 + rope 8
+  w.set_u32("deepseek2.attention.value_length", 16);
+  w.set_u32("deepseek2.rope.dimension_count", 8);
+  w.set_f32("deepseek2.rope.freq_base", 50000.0f);
+  w.set_u32("deepseek2.expert_count", 8);
+  w.set_u32("deepseek2.expert_used_count", 2);
+  w.set_u32("deepseek2.expert_shared_count", 1);
+  w.set_u32("deepseek2.expert_feed_forward_length", 32);
+  w.set_u32("deepseek2.leading_dense_block_count", 1);
+  w.set_f32("deepseek2.expert_weights_scale", 2.5f);
+  w.set_bool("deepseek2.expert_weights_norm", true);
+  w.set_string("deepseek2.rope.scaling.type", "yarn");
+  w.set_f32("deepseek2.rope.scaling.factor", 40.0f);
+  w.set_u32("deepseek2.rope.scaling.original_context_length", 4096);
+  w.set_f32("deepseek2.rope.scaling.yarn_log_multiplier", 0.0707f);
+  std::vector<float> embd(64 * 100, 0.0f), bias(8, 0.0f);
+  w.add_tensor("token_embd.weight", DType::F32, {100, 64}, embd.data());
+  w.add_tensor("blk.1.exp_probs_b.bias", DType::F32, {8}, bias.data());
+  w.write(dir / "legacy.gguf");
+  const ModelConfig c = config_from_gguf(dir / "legacy.gguf");
+  EXPECT_EQ(c.num_hidden_layers, 3);
+  EXPECT_EQ(c.num_key_value_heads, 4);
+  EXPECT_EQ(c.qk_nope_head_dim, 16);
+  EXPECT_EQ(c.qk_rope_head_dim, 8);
+  EXPECT_EQ(c.v_head_dim, 16);
+  EXPECT_EQ(c.q_lora_rank, 0);
+  EXPECT_EQ(c.vocab_size, 100);
+  EXPECT_EQ(c.scoring_func, ScoringFunc::Sigmoid);
+  EXPECT_EQ(c.topk_method, TopkMethod::NoauxTc);
+  EXPECT_EQ(c.model_type, "deepseek_v3");
+  EXPECT_TRUE(c.tie_word_embeddings);  // no output.weight
+  EXPECT_TRUE(c.rope_scaling.yarn);
+  EXPECT_NEAR(c.rope_scaling.mscale_all_dim, 0.707, 1e-6);
+  EXPECT_DOUBLE_EQ(c.rope_theta, 50000.0);
+  fs::remove_all(dir);
 }

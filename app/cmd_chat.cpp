@@ -1,0 +1,24 @@
+// app/cmd_chat.cpp — `mlascope chat`: the interactive terminal chat (see terminal_chat.cpp).
+#include <memory>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "terminal.h"
+
+namespace mlascope::app {
+
+void register_chat(CLI::App& root, CommandContext& ctx) {
+  auto o = std::make_shared<ChatOptions>();
+  CLI::App* cmd = root.add_subcommand("chat", "interactive chat in the terminal, tokens coloured by their dominant expert");
+  cmd->add_option("--model", o->wb.model_dir, "model folder (HF) or .gguf file; default: the bundled demo model");
+  cmd->add_option("--session-db", o->wb.session_db, "sessions database (default: ~/.local/share/mlascope/sessions.db)");
+  cmd->add_option("--device", o->wb.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--threads", o->wb.threads, "CPU threads (0 = all cores)");
+  cmd->add_option("--max-tokens", o->max_new_tokens, "tokens generated per turn at most")->check(CLI::PositiveNumber);
+  cmd->add_option("--layer", o->layer, "MoE layer whose dominant expert colours the tokens (default: the last)");
+  cmd->add_flag("!--no-record", o->record, "do not record the conversation in the sessions database");
+  cmd->callback([o, &ctx] { ctx.exit_code = run_terminal_chat(*o); });
+}
+
+}  // namespace mlascope::app

@@ -1,0 +1,149 @@
+// app/cmd_generate.cpp — `mlascope generate`: prefill a prompt (ids, or text through the model's
+// tokenizer) and stream sampled tokens to stdout; a one-line summary with speeds goes to stderr.
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "engine/error.h"
+#include "engine/generator.h"
+#include "engine/model/model.h"
+#include "engine_options.h"
+
+#if __has_include("engine/tokenizer/tokenizer.h")
+#include "engine/tokenizer/tokenizer.h"
+#define MLASCOPE_HAVE_TOKENIZER 1
+#endif
+
+namespace mlascope::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct GenerateArgs {
+  EngineArgs engine;
+  std::string prompt;
+  std::string prompt_ids;
+  int n = 64;
+  SamplerSettings sampler;
+  bool show_ids = false;
+};
+
+const char* stop_name(StopReason r) {
+  switch (r) {
+    case StopReason::None: return "none";
+    case StopReason::Eos: return "eos";
+    case StopReason::Length: return "length";
+    case StopReason::ContextFull: return "context full";
+    case StopReason::Cancelled: return "cancelled";
+  }
+  return "?";
+}
+
+void run_generate(const GenerateArgs& a) {
+  std::shared_ptr<Model> model = load_model(a.engine, "generate");
+  const ModelConfig& c = model->config();
+
+  std::shared_ptr<const Tokenizer> tokenizer;
+  std::vector<int32_t> prompt;
+#ifdef MLASCOPE_HAVE_TOKENIZER
+  const fs::path model_dir = fs::is_directory(model->path()) ? model->path() : model->path().parent_path();
+  if (fs::exists(model_dir / "tokenizer.json")) tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_dir(model_dir));
+  else if (model->embedded_tokenizer())
+    tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_parts(*model->embedded_tokenizer(), model->name()));
+#endif
+  if (!a.prompt_ids.empty()) {
+    prompt = parse_token_ids(a.prompt_ids, c.vocab_size, "generate", "--prompt-ids");
+  } else {
+#ifdef MLASCOPE_HAVE_TOKENIZER
+    if (!tokenizer) fail("generate", model->name(), "has no tokenizer.json; use --prompt-ids");
+    if (tokenizer->add_bos() && tokenizer->bos_id() >= 0) prompt.push_back(tokenizer->bos_id());
+    const std::vector<int32_t> enc = tokenizer->encode(a.prompt);
+    prompt.insert(prompt.end(), enc.begin(), enc.end());
+    if (prompt.empty()) fail("generate", "--prompt", "the prompt encodes to no tokens");
+#else
+    fail("generate", "--prompt", "this build has no tokenizer; use --prompt-ids");
+#endif
+  }
+
+  BackendOptions bo = backend_options(a.engine);
+  Generator gen(model, make_backend(*model, bo), tokenizer);
+  gen.sampler().set_settings(a.sampler);
+  gen.set_capture(CaptureSettings{CapturePolicy::Off, 0});
+
+  using Clock = std::chrono::steady_clock;
+  const auto t0 = Clock::now();
+  if (gen.feed(prompt, nullptr) != StepStatus::Ok)
+    fail("generate", "--prompt", std::to_string(prompt.size()) + " tokens do not fit the context of " +
+                                     std::to_string(gen.backend().max_context()));
+  const double prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+
+#ifdef MLASCOPE_HAVE_TOKENIZER
+  std::unique_ptr<StreamDecoder> decoder;
+  if (tokenizer && !a.show_ids) decoder = std::make_unique<StreamDecoder>(*tokenizer);
+#endif
+  int produced = 0;
+  const auto t1 = Clock::now();
+  const StopReason stop = gen.generate(a.n, [&](StepRecord&& r) {
+    ++produced;
+#ifdef MLASCOPE_HAVE_TOKENIZER
+    if (decoder) {
+      const std::string s = decoder->push(r.id);
+      std::fwrite(s.data(), 1, s.size(), stdout);
+      std::fflush(stdout);
+      return;
+    }
+#endif
+    std::printf("%d ", r.id);
+    std::fflush(stdout);
+  });
+#ifdef MLASCOPE_HAVE_TOKENIZER
+  if (decoder) {
+    const std::string s = decoder->flush();
+    std::fwrite(s.data(), 1, s.size(), stdout);
+  }
+#endif
+  std::printf("\n");
+  std::fflush(stdout);
+  const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  std::fprintf(stderr,
+               "[generate] %s, %s MLA: prompt %zu tokens in %.1f ms (%.1f tok/s), %d tokens in %.1f ms (%.1f tok/s), "
+               "stop: %s, KV cache %.1f KiB\n",
+               gen.backend().name().c_str(), to_string(gen.backend().mla_mode()), prompt.size(), prefill_ms,
+               prefill_ms > 0 ? 1000.0 * static_cast<double>(prompt.size()) / prefill_ms : 0.0, produced, decode_ms,
+               decode_ms > 0 ? 1000.0 * produced / decode_ms : 0.0, stop_name(stop),
+               static_cast<double>(gen.backend().kv_bytes_in_use()) / 1024.0);
+}
+
+}  // namespace
+
+void register_generate(CLI::App& root, CommandContext& ctx) {
+  auto a = std::make_shared<GenerateArgs>();
+  CLI::App* cmd = root.add_subcommand("generate", "Generate text from a prompt, streaming tokens to stdout");
+  add_engine_options(cmd, a->engine);
+  auto* p = cmd->add_option("--prompt", a->prompt, "prompt text (encoded with the model's tokenizer)");
+  auto* pi = cmd->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, e.g. 1,2,3");
+  p->excludes(pi);
+  cmd->add_option("-n,--max-tokens", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--temperature", a->sampler.temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", a->sampler.top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", a->sampler.top_p, "nucleus: smallest set with this much probability (1 = off)")
+      ->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--min-p", a->sampler.min_p, "drop tokens below min_p * p(best) (0 = off)")->check(CLI::Range(0.0, 1.0));
+  cmd->add_option("--repeat-penalty", a->sampler.repetition_penalty, "penalise tokens seen in the last 256 (1 = off)")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--seed", a->sampler.seed, "random seed (same seed, same tokens)");
+  cmd->add_flag("--ids", a->show_ids, "print token ids instead of text");
+  cmd->callback([a, &ctx] {
+    if (a->prompt.empty() && a->prompt_ids.empty()) fail("generate", "", "pass --prompt TEXT or --prompt-ids 1,2,3");
+    run_generate(*a);
+    ctx.exit_code = 0;
+  });
+}
+
+}  // namespace mlascope::app

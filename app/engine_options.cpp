@@ -1,0 +1,63 @@
+// app/engine_options.cpp — see engine_options.h.
+#include "engine_options.h"
+
+#include <CLI/CLI.hpp>
+
+#include "commands.h"
+#include "engine/error.h"
+#include "engine/model/model.h"
+
+namespace mlascope::app {
+
+void add_engine_options(CLI::App* cmd, EngineArgs& a) {
+  cmd->add_option("--model", a.model, "HF model folder (config.json + safetensors) or .gguf file (default: bundled demo)");
+  cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--mla", a.mla, "MLA formulation: absorbed (latent cache) or naive (per-head K/V cache)")
+      ->check(CLI::IsMember({"naive", "absorbed"}));
+  cmd->add_option("--device", a.device, "auto (CUDA when available), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  cmd->add_option("--ctx", a.max_context, "context length to allocate (0 = min(max_position_embeddings, 4096))")
+      ->check(CLI::NonNegativeNumber);
+}
+
+BackendOptions backend_options(const EngineArgs& a) {
+  BackendOptions o;
+  o.n_threads = a.threads;
+  o.mla = a.mla == "naive" ? MlaMode::Naive : MlaMode::Absorbed;
+  o.device = a.device == "cpu" ? DeviceKind::Cpu : (a.device == "cuda" ? DeviceKind::Cuda : DeviceKind::Auto);
+  o.max_context = a.max_context;
+  return o;
+}
+
+std::shared_ptr<Model> load_model(const EngineArgs& a, const char*) {
+  ModelLoadOptions lo;
+  lo.max_context = a.max_context;
+  return Model::load(a.model.empty() ? default_model_dir() : a.model, lo);
+}
+
+std::vector<int32_t> parse_token_ids(const std::string& text, int vocab_size, const char* where, const char* option) {
+  std::vector<int32_t> ids;
+  size_t i = 0;
+  while (i < text.size()) {
+    while (i < text.size() && (text[i] == ',' || text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i >= text.size()) break;
+    size_t j = i;
+    while (j < text.size() && text[j] != ',' && text[j] != ' ' && text[j] != '\t') ++j;
+    const std::string piece = text.substr(i, j - i);
+    long long v = -1;
+    size_t used = 0;
+    try {
+      v = std::stoll(piece, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != piece.size() || piece.empty()) fail(where, option, "'" + piece + "' is not a token id");
+    if (v < 0 || v >= vocab_size)
+      fail(where, option, "token id " + piece + " is outside the vocabulary [0, " + std::to_string(vocab_size) + ")");
+    ids.push_back(static_cast<int32_t>(v));
+    i = j;
+  }
+  if (ids.empty()) fail(where, option, "no token ids given");
+  return ids;
+}
+
+}  // namespace mlascope::app

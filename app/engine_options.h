@@ -1,0 +1,38 @@
+// app/engine_options.h — the options `generate` and `eval` share: which model, which backend,
+// which MLA form, and prompt ids given on the command line.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend/backend.h"
+
+namespace CLI {
+class App;
+}
+
+namespace mlascope {
+class Model;
+}
+
+namespace mlascope::app {
+
+struct EngineArgs {
+  std::filesystem::path model;  // empty = default_model_dir()
+  int threads = 0;
+  std::string mla = "absorbed";
+  std::string device = "auto";
+  int max_context = 0;
+};
+
+// Adds --model, --threads, --mla, --device, --ctx to a subcommand.
+void add_engine_options(CLI::App* cmd, EngineArgs& a);
+BackendOptions backend_options(const EngineArgs& a);
+std::shared_ptr<Model> load_model(const EngineArgs& a, const char* where);
+
+// "1,2,3" or "1 2 3" -> ids; every id checked against the vocabulary. Throws Error naming `option`.
+std::vector<int32_t> parse_token_ids(const std::string& text, int vocab_size, const char* where, const char* option);
+
+}  // namespace mlascope::app

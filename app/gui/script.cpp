@@ -1,0 +1,86 @@
+// app/gui/script.cpp — see script.h.
+#include "script.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "engine/error.h"
+
+namespace mlascope::app::gui {
+
+namespace {
+struct Verb {
+  const char* name;
+  int min_args, max_args;
+  bool numeric;  // all args must be integers
+};
+const Verb kVerbs[] = {
+    {"load_model", 1, 1, false},    {"synthetic", 1, 1, true},   {"prompt", 1, 1, false},
+    {"wait_idle", 0, 0, false},     {"wait", 1, 1, true},        {"select_token", 1, 1, true},
+    {"lock_token", 1, 1, true},     {"select_layer", 1, 1, true}, {"range", 2, 2, true},
+    {"replay_position", 1, 1, true}, {"open_panel", 1, 1, false}, {"close_panel", 1, 1, false},
+    {"only_panels", 1, 16, false},  {"tab", 2, 2, false},        {"preset", 1, 1, false},
+    {"attention", 2, 2, true},      {"tour", 1, 2, false},       {"open_session", 1, 1, false},
+    {"compare_session", 1, 1, false}, {"presenter", 1, 1, false}, {"screenshot", 1, 2, false},
+    {"frame_stats", 1, 1, true},    {"quit", 0, 0, false},
+};
+
+bool is_int(const std::string& s) {
+  if (s.empty()) return false;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size()) return false;
+  for (; i < s.size(); ++i)
+    if (s[i] < '0' || s[i] > '9') return false;
+  return true;
+}
+}  // namespace
+
+std::vector<ScriptCommand> parse_script(const std::string& text, const std::string& src) {
+  std::vector<ScriptCommand> out;
+  std::istringstream in(text);
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    const size_t first = line.find_first_not_of(" \t");
+    if (first == std::string::npos || line[first] == '#') continue;
+    ScriptCommand c;
+    c.line = n;
+    std::istringstream ls(line.substr(first));
+    ls >> c.verb;
+    const std::string where = src + ":" + std::to_string(n);
+    const Verb* v = nullptr;
+    for (const Verb& k : kVerbs)
+      if (c.verb == k.name) v = &k;
+    if (!v) fail("script", where, "unknown command '" + c.verb + "'");
+    if (c.verb == "prompt" || c.verb == "open_session" || c.verb == "compare_session") {  // rest of the line
+      std::string rest;
+      std::getline(ls, rest);
+      const size_t b = rest.find_first_not_of(" \t");
+      if (b != std::string::npos) c.args.push_back(rest.substr(b));
+    } else {
+      for (std::string a; ls >> a;) c.args.push_back(a);
+    }
+    const int na = static_cast<int>(c.args.size());
+    if (na < v->min_args || na > v->max_args)
+      fail("script", where, "'" + c.verb + "' takes " + std::to_string(v->min_args) +
+                                (v->max_args != v->min_args ? ".." + std::to_string(v->max_args) : "") + " argument(s), got " + std::to_string(na));
+    if (v->numeric)
+      for (const std::string& a : c.args)
+        if (!is_int(a)) fail("script", where, "'" + c.verb + "' wants integers, got '" + a + "'");
+    if (c.verb == "tour" && na == 2 && !is_int(c.args[1])) fail("script", where, "'tour' step must be an integer, got '" + c.args[1] + "'");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<ScriptCommand> load_script(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("script", file.string(), "cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_script(ss.str(), file.string());
+}
+
+}  // namespace mlascope::app::gui

@@ -1,0 +1,102 @@
+// bench/bench_gui_frame.cpp — frame time of the workbench window with a 4,000-token synthetic
+// session and every panel open. Needs a display: run under `xvfb-run -a -s "-screen 0 1600x1000x24"`
+// for the software renderer (Mesa llvmpipe). Prints medians: UI build (ImGui CPU), GL render +
+// glFinish, and the whole frame. Not a test: it never asserts on time.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <vector>
+
+#ifdef MLASCOPE_HAVE_GUI
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+#include <imgui_impl_glfw.h>
+#include <imgui_impl_opengl3.h>
+
+#include "app/gui/gui_app.h"
+#include "views/synthetic_trace.h"
+
+namespace {
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0.0 : v[v.size() / 2];
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n_tokens = argc > 1 ? std::atoi(argv[1]) : 4000;
+  const int frames = argc > 2 ? std::atoi(argv[2]) : 120;
+  if (!glfwInit()) {
+    std::fprintf(stderr, "bench_gui_frame: no display (run under xvfb-run)\n");
+    return 2;
+  }
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
+  glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
+  GLFWwindow* win = glfwCreateWindow(1600, 1000, "bench", nullptr, nullptr);
+  if (!win) return 2;
+  glfwMakeContextCurrent(win);
+  glfwSwapInterval(0);
+  ImGui::CreateContext();
+  ImGui_ImplGlfw_InitForOpenGL(win, false);
+  ImGui_ImplOpenGL3_Init("#version 130");
+  std::printf("renderer: %s\n", reinterpret_cast<const char*>(glGetString(GL_RENDERER)));
+  {
+    mlascope::app::gui::GuiConfig cfg;
+    cfg.assets = MLASCOPE_ASSETS;
+    cfg.demo_synthetic = true;
+    cfg.synthetic_tokens = n_tokens;
+    mlascope::app::gui::GuiApp app(cfg);
+    app.setup();
+    app.set_all_panels_open(true);
+    auto& st = app.view_state();
+    std::printf("font atlas: %dx%d\n", ImGui::GetIO().Fonts->TexWidth, ImGui::GetIO().Fonts->TexHeight);
+    st.locked_token = n_tokens / 2;  // a selection makes every panel draw its detailed view
+    std::vector<double> ui, gl, total;
+    for (int f = 0; f < frames + 10; ++f) {
+      const auto t0 = std::chrono::steady_clock::now();
+      glfwPollEvents();
+      ImGui_ImplOpenGL3_NewFrame();
+      ImGui_ImplGlfw_NewFrame();
+      ImGui::NewFrame();
+      app.draw();
+      ImGui::Render();
+      const double t_ui = ms_since(t0);
+      const auto t1 = std::chrono::steady_clock::now();
+      int w, h;
+      glfwGetFramebufferSize(win, &w, &h);
+      glViewport(0, 0, w, h);
+      glClear(GL_COLOR_BUFFER_BIT);
+      ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
+      glfwSwapBuffers(win);
+      glFinish();
+      const double t_gl = ms_since(t1);
+      app.after_frame();
+      if (f >= 10) {  // warm-up: layouts, font atlas upload
+        ui.push_back(t_ui);
+        gl.push_back(t_gl);
+        total.push_back(ms_since(t0));
+      }
+    }
+    std::printf("bench_gui_frame: %d tokens, all panels open, %d frames at 1600x1000\n", n_tokens, frames);
+    std::printf("  UI build (ImGui, CPU)   median %7.2f ms\n", median(ui));
+    std::printf("  render + swap + finish  median %7.2f ms\n", median(gl));
+    std::printf("  whole frame             median %7.2f ms  (target <= 16 ms: %s)\n", median(total),
+                median(total) <= 16.0 ? "met" : "missed");
+    std::printf("  vertices last frame     %d\n", ImGui::GetDrawData()->TotalVtxCount);
+  }
+  ImGui_ImplOpenGL3_Shutdown();
+  ImGui_ImplGlfw_Shutdown();
+  ImGui::DestroyContext();
+  glfwDestroyWindow(win);
+  glfwTerminate();
+  return 0;
+}
+#else
+int main() {
+  std::printf("bench_gui_frame: built without the GUI (MLASCOPE_GUI=OFF)\n");
+  return 0;
+}
+#endif

@@ -1,0 +1,308 @@
+// engine/backend/cpu/matvec_quant.cpp — integer dot products over GGUF blocks.
+// Every type reduces to: per 32 (Q6_K: 16) weights, an integer sum of (weight code × x code),
+// scaled by (weight scale × x scale); offsets (Q4_0's 8, the K-quant mins, Q6_K's 32) are
+// applied through precomputed sums of the x codes instead of being subtracted per element.
+#include "matvec_quant.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "../../error.h"
+#include "../../weights/quant.h"
+
+#if defined(__AVX2__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+#define MLASCOPE_QUANT_AVX2 1
+#endif
+
+namespace mlascope {
+
+namespace {
+
+// Block scales are read once per 32 weights, so the conversion must be a single instruction.
+#if defined(__F16C__)
+inline float rdf16(const uint8_t* p) {
+  uint16_t h;
+  std::memcpy(&h, p, 2);
+  return _cvtsh_ss(h);
+}
+#else
+inline float rdf16(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+#endif
+
+// ---- portable kernels: one row, n values, x as Q8 blocks ----
+
+float dot_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, w += 34) {
+    const auto* wq = reinterpret_cast<const int8_t*>(w + 2);
+    const int8_t* xq = x.q.data() + b * 32;
+    int32_t s = 0;
+    for (int i = 0; i < 32; ++i) s += wq[i] * xq[i];
+    acc += rdf16(w) * x.d[b] * static_cast<float>(s);
+  }
+  return acc;
+}
+
+float dot_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, w += 18) {
+    const int8_t* xq = x.q.data() + b * 32;
+    int32_t s = 0;
+    for (int i = 0; i < 16; ++i) s += (w[2 + i] & 0x0f) * xq[i] + (w[2 + i] >> 4) * xq[i + 16];
+    const int32_t xs = x.sum16[2 * b] + x.sum16[2 * b + 1];
+    acc += rdf16(w) * x.d[b] * static_cast<float>(s - 8 * xs);
+  }
+  return acc;
+}
+
+// Q4_K and Q5_K share everything but the fifth bit.
+template <bool kFive>
+float dot_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  const int64_t bb = kFive ? 176 : 144;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += bb) {
+    const float d = rdf16(w), dmin = rdf16(w + 2);
+    const uint8_t* scales = w + 4;
+    const uint8_t* qh = w + 16;
+    const uint8_t* qs = w + (kFive ? 48 : 16);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      k_scale_min(j, scales, &sc, &m);
+      const int c = j / 2, shift = (j & 1) * 4;
+      const int64_t xb = sb * 8 + j;
+      const int8_t* xq = x.q.data() + xb * 32;
+      int32_t s = 0;
+      for (int l = 0; l < 32; ++l) {
+        int q = (qs[c * 32 + l] >> shift) & 0x0f;
+        if constexpr (kFive) q |= ((qh[l] >> j) & 1) << 4;
+        s += q * xq[l];
+      }
+      const int32_t xs = x.sum16[2 * xb] + x.sum16[2 * xb + 1];
+      acc += x.d[xb] * (d * sc * static_cast<float>(s) - dmin * m * static_cast<float>(xs));
+    }
+  }
+  return acc;
+}
+
+float dot_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
+    const uint8_t* ql = w;
+    const uint8_t* qh = w + 128;
+    const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+    const float d = rdf16(w + 208);
+    for (int j = 0; j < 8; ++j) {  // x block j = values 32j .. 32j+31 = half j/4, quarter j%4
+      const int half = j / 4, quarter = j % 4;
+      const uint8_t* low = ql + half * 64 + (quarter & 1) * 32;
+      const uint8_t* high = qh + half * 32;
+      const int64_t xb = sb * 8 + j;
+      const int8_t* xq = x.q.data() + xb * 32;
+      int32_t s[2] = {0, 0};
+      for (int l = 0; l < 32; ++l) {
+        const int code = ((quarter < 2 ? low[l] : low[l] >> 4) & 0x0f) | (((high[l] >> (2 * quarter)) & 3) << 4);
+        s[l / 16] += code * xq[l];
+      }
+      const int32_t t = sc[2 * j] * (s[0] - 32 * x.sum16[2 * xb]) + sc[2 * j + 1] * (s[1] - 32 * x.sum16[2 * xb + 1]);
+      acc += d * x.d[xb] * static_cast<float>(t);
+    }
+  }
+  return acc;
+}
+
+using DotFn = float (*)(const uint8_t*, const Q8Activation&, int64_t);
+
+DotFn portable_kernel(DType t) {
+  switch (t) {
+    case DType::Q8_0: return dot_q8_0;
+    case DType::Q4_0: return dot_q4_0;
+    case DType::Q4_K: return dot_qk_affine<false>;
+    case DType::Q5_K: return dot_qk_affine<true>;
+    case DType::Q6_K: return dot_q6_k;
+    default: return nullptr;
+  }
+}
+
+#ifdef MLASCOPE_QUANT_AVX2
+
+inline float hsum(__m256 v) {
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_movehdup_ps(s));
+  return _mm_cvtss_f32(s);
+}
+// 32 unsigned codes (< 128) times 32 int8 → 8 int32 partial sums.
+inline __m256i dot_u8_i8(__m256i u, __m256i s) {
+  return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
+}
+// 32 int8 times 32 int8: move the sign of a onto b so maddubs sees |a| (unsigned) × ±b.
+inline __m256i dot_i8_i8(__m256i a, __m256i b) { return dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
+inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+float simd_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  for (int64_t b = 0; b < n / 32; ++b, w += 34) {
+    const __m256i p = dot_i8_i8(load32(w + 2), load32(x.q.data() + b * 32));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(rdf16(w) * x.d[b]), acc);
+  }
+  return hsum(acc);
+}
+
+float simd_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;
+  const __m128i nib = _mm_set1_epi8(0x0f);
+  for (int64_t b = 0; b < n / 32; ++b, w += 18) {
+    const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 2));
+    const __m256i codes = _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), nib), _mm_and_si128(raw, nib));
+    const float s = rdf16(w) * x.d[b];
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_u8_i8(codes, load32(x.q.data() + b * 32))), _mm256_set1_ps(s), acc);
+    offset += s * static_cast<float>(x.sum16[2 * b] + x.sum16[2 * b + 1]);
+  }
+  return hsum(acc) - 8.0f * offset;
+}
+
+template <bool kFive>
+float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  const int64_t bb = kFive ? 176 : 144;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += bb) {
+    const float d = rdf16(w), dmin = rdf16(w + 2);
+    const uint8_t* qs = w + (kFive ? 48 : 16);
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (kFive) qh = load32(w + 16);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = load32(qs + 32 * c);
+      __m256i lo = _mm256_and_si256(raw, nib);
+      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+      if constexpr (kFive) {
+        // bit 2c of each qh byte is the fifth bit of the low half, bit 2c+1 of the high half
+        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+        qh = _mm256_srli_epi16(qh, 2);
+      }
+      for (int h = 0; h < 2; ++h) {
+        const int j = 2 * c + h;
+        uint8_t sc, m;
+        k_scale_min(j, w + 4, &sc, &m);
+        const int64_t xb = sb * 8 + j;
+        const __m256i p = dot_u8_i8(h ? hi : lo, load32(x.q.data() + xb * 32));
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * sc * x.d[xb]), acc);
+        mins += dmin * m * x.d[xb] * static_cast<float>(x.sum16[2 * xb] + x.sum16[2 * xb + 1]);
+      }
+    }
+  }
+  return hsum(acc) - mins;
+}
+
+float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;
+  const __m256i nib = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
+    const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
+    const float d = rdf16(w + 208);
+    for (int half = 0; half < 2; ++half) {
+      const __m256i ql0 = load32(w + half * 64), ql1 = load32(w + half * 64 + 32);
+      __m256i qh = load32(w + 128 + half * 32);
+      for (int quarter = 0; quarter < 4; ++quarter) {
+        const __m256i src = (quarter & 1) ? ql1 : ql0;
+        const __m256i lo = quarter < 2 ? _mm256_and_si256(src, nib) : _mm256_and_si256(_mm256_srli_epi16(src, 4), nib);
+        const __m256i codes = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
+        qh = _mm256_srli_epi16(qh, 2);
+        const int j = half * 4 + quarter;
+        const int64_t xb = sb * 8 + j;
+        const int16_t sa = sc[2 * j], sbb = sc[2 * j + 1];
+        const __m256i pairs = _mm256_maddubs_epi16(codes, load32(x.q.data() + xb * 32));
+        const __m256i scaled = _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(sbb), _mm_set1_epi16(sa)));
+        const float s = d * x.d[xb];
+        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), _mm256_set1_ps(s), acc);
+        offset += s * static_cast<float>(sa * x.sum16[2 * xb] + sbb * x.sum16[2 * xb + 1]);
+      }
+    }
+  }
+  return hsum(acc) - 32.0f * offset;
+}
+
+DotFn simd_kernel(DType t) {
+  switch (t) {
+    case DType::Q8_0: return simd_q8_0;
+    case DType::Q4_0: return simd_q4_0;
+    case DType::Q4_K: return simd_qk_affine<false>;
+    case DType::Q5_K: return simd_qk_affine<true>;
+    case DType::Q6_K: return simd_q6_k;
+    default: return nullptr;
+  }
+}
+#endif
+
+void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t r0, int64_t r1) {
+  if (!fn) fail("matvec", W.name, std::string("dtype ") + to_string(W.dtype) + " is not a block-quantized type");
+  const int64_t cols = W.cols();
+  if (x.n != cols) fail("matvec", W.name, "x has " + std::to_string(x.n) + " values for " + std::to_string(cols) + " columns");
+  if (cols % dtype_block_elems(W.dtype) != 0 || cols % 32 != 0)
+    fail("matvec", W.name, "row length is not a whole number of blocks");
+  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  for (int64_t r = r0; r < r1; ++r) y[r] = fn(base + static_cast<size_t>(r) * row_bytes, x, cols);
+}
+
+}  // namespace
+
+void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
+  if (n % 32 != 0) fail("matvec", "", "activation length " + std::to_string(n) + " is not a multiple of 32");
+  out.n = n;
+  out.q.resize(static_cast<size_t>(n));
+  out.d.resize(static_cast<size_t>(n / 32));
+  out.sum16.resize(static_cast<size_t>(n / 16));
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const float* xb = x + b * 32;
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
+    const float d = amax / 127.0f;
+    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    out.d[static_cast<size_t>(b)] = d;
+    int16_t s[2] = {0, 0};
+    for (int i = 0; i < 32; ++i) {
+      const auto q = static_cast<int8_t>(std::nearbyint(xb[i] * id));
+      out.q[static_cast<size_t>(b * 32 + i)] = q;
+      s[i / 16] = static_cast<int16_t>(s[i / 16] + q);
+    }
+    out.sum16[static_cast<size_t>(2 * b)] = s[0];
+    out.sum16[static_cast<size_t>(2 * b + 1)] = s[1];
+  }
+}
+
+bool matvec_quant_has_simd() {
+#ifdef MLASCOPE_QUANT_AVX2
+  return true;
+#else
+  return false;
+#endif
+}
+
+void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y, int64_t r0, int64_t r1) {
+  run(portable_kernel(W.dtype), W, x, y, r0, r1);
+}
+
+void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t r0, int64_t r1) {
+#ifdef MLASCOPE_QUANT_AVX2
+  run(simd_kernel(W.dtype), W, x, y, r0, r1);
+#else
+  run(portable_kernel(W.dtype), W, x, y, r0, r1);
+#endif
+}
+
+void matvec_quant(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {
+  // One buffer per thread: the dispatcher calls this from pool threads, each on its own rows.
+  thread_local Q8Activation xq;
+  quantize_activation(x, W.cols(), xq);
+  matvec_quant(W, xq, y, r0, r1);
+}
+
+}  // namespace mlascope

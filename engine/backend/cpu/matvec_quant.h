@@ -1,0 +1,35 @@
+// engine/backend/cpu/matvec_quant.h — y = W x for GGUF block-quantized W (Q8_0, Q4_0, Q4_K, Q5_K,
+// Q6_K), working on the blocks directly: x is quantized once to int8 blocks of 32 (one float scale
+// each), then every weight block is an integer dot product scaled in float. AVX2 when compiled
+// for it, a portable path otherwise; both are checked against dequantize + float dot in tests.
+// The CPU matvec dispatcher (matvec.h) calls this for quantized dtypes; threads split rows.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "../../tensor.h"
+
+namespace mlascope {
+
+// x as int8 blocks of 32: x[i] ≈ d[i/32] * q[i]; sum16 = sums of q over each 16 values.
+struct Q8Activation {
+  int64_t n = 0;
+  std::vector<int8_t> q;      // [n]
+  std::vector<float> d;       // [n / 32]
+  std::vector<int16_t> sum16; // [n / 16]
+};
+
+// n must be a multiple of 32.
+void quantize_activation(const float* x, int64_t n, Q8Activation& out);
+
+// y[r] for r in [row_begin, row_end) (y is indexed by row, not offset by row_begin).
+// W: [rows, cols] of a block type; cols must be a multiple of its block size.
+void matvec_quant(const TensorView& W, const float* x, float* y, int64_t row_begin, int64_t row_end);
+void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t row_begin, int64_t row_end);
+
+// The portable kernels (always compiled), for tests and for comparing with the SIMD path.
+void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y, int64_t row_begin, int64_t row_end);
+// True when matvec_quant uses AVX2 kernels in this build.
+bool matvec_quant_has_simd();
+
+}  // namespace mlascope

@@ -1,0 +1,36 @@
+// tests/views/test_gui_script.cpp — the scripted-run language: what parses and what is refused.
+#include <gtest/gtest.h>
+
+#include "app/gui/script.h"
+#include "engine/error.h"
+
+using namespace mlascope;
+using mlascope::app::gui::parse_script;
+
+TEST(GuiScript, ParsesCommandsAndKeepsPromptText) {
+  const auto cmds = parse_script("# comment\n\nload_model demo\nprompt  def parse(text):  x = 1\n"
+                                 "lock_token 12\nrange 3 9\nscreenshot routing routing\r\nquit\n",
+                                 "t.script");
+  ASSERT_EQ(cmds.size(), 6u);
+  EXPECT_EQ(cmds[0].verb, "load_model");
+  EXPECT_EQ(cmds[1].args.size(), 1u);
+  EXPECT_EQ(cmds[1].args[0], "def parse(text):  x = 1");
+  EXPECT_EQ(cmds[2].line, 5);
+  EXPECT_EQ(cmds[4].args[1], "routing");
+  EXPECT_EQ(cmds[5].verb, "quit");
+}
+
+TEST(GuiScript, RefusesWithFileAndLine) {
+  auto message = [](const std::string& text) {
+    try {
+      parse_script(text, "t.script");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(message("wait 2\nfly away\n"), "[script] t.script:2: unknown command 'fly'");
+  EXPECT_EQ(message("lock_token seven\n"), "[script] t.script:1: 'lock_token' wants integers, got 'seven'");
+  EXPECT_EQ(message("range 1\n"), "[script] t.script:1: 'range' takes 2 argument(s), got 1");
+  EXPECT_EQ(message("tour mla-saves two\n"), "[script] t.script:1: 'tour' step must be an integer, got 'two'");
+}

@@ -1,0 +1,132 @@
+// views/panel_sessions.cpp — browser of recorded sessions (search by title, date, model) and the
+// comparison of two sessions: expert-load histograms overlaid, token-by-token routing differences.
+#include <algorithm>
+#include <cctype>
+#include <cstdio>
+
+#include "views.h"
+#include "widgets.h"
+
+namespace mlascope::views {
+
+namespace {
+bool contains_ci(const std::string& hay, const std::string& needle) {
+  if (needle.empty()) return true;
+  auto it = std::search(hay.begin(), hay.end(), needle.begin(), needle.end(),
+                        [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b)); });
+  return it != hay.end();
+}
+
+// Share of experts two routings have in common (|A ∩ B| / k).
+double overlap(const RouteRow& a, const RouteRow& b) {
+  int same = 0;
+  for (int i = 0; i < a.k; ++i)
+    for (int j = 0; j < b.k; ++j)
+      if (a.expert[i] == b.expert[j]) ++same;
+  return a.k > 0 ? static_cast<double>(same) / a.k : 0.0;
+}
+
+void compare_view(const TraceModel& tm, const TraceModel& other, ViewState& st) {
+  const int layer = shown_moe_layer(tm, st);
+  if (other.n_routed_experts() != tm.n_routed_experts() || other.moe_index(layer) < 0) {
+    ImGui::TextDisabled("The sessions come from different architectures; nothing to overlay.");
+    return;
+  }
+  size_t b = 0, e = 0;
+  stats_range(tm, st, &b, &e);
+  const std::vector<double> la = tm.expert_load(layer, b, e);
+  const std::vector<double> lb = other.expert_load(layer, 0, other.size());
+  double ta = 0, tb = 0;
+  for (double v : la) ta += v;
+  for (double v : lb) tb += v;
+  ImGui::Text("L%d expert load share: this session (filled) vs \"%s\" (outline)", layer, other.meta().title.c_str());
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  const float w = ImGui::GetContentRegionAvail().x, h = 70.0f * st.ui_scale;
+  const int E = tm.n_routed_experts();
+  double top = 1e-9;
+  for (int x = 0; x < E; ++x) top = std::max({top, la[static_cast<size_t>(x)] / std::max(ta, 1.0), lb[static_cast<size_t>(x)] / std::max(tb, 1.0)});
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const float bw = w / std::max(1, E);
+  for (int x = 0; x < E; ++x) {
+    const float ha = static_cast<float>(la[static_cast<size_t>(x)] / std::max(ta, 1.0) / top) * h;
+    const float hb = static_cast<float>(lb[static_cast<size_t>(x)] / std::max(tb, 1.0) / top) * h;
+    dl->AddRectFilled(ImVec2(p.x + x * bw, p.y + h - ha), ImVec2(p.x + (x + 1) * bw - 2, p.y + h), col32(expert_color(x, E), 0.8f));
+    dl->AddRect(ImVec2(p.x + x * bw, p.y + h - hb), ImVec2(p.x + (x + 1) * bw - 2, p.y + h), IM_COL32(255, 255, 255, 230), 0, 0, 1.5f);
+  }
+  ImGui::Dummy(ImVec2(w, h));
+  // Token-by-token: where both sessions hold the same token at the same position, how much routing agrees.
+  const size_t n = std::min(visible_tokens(tm, st), other.size());
+  size_t same_tokens = 0;
+  double agree = 0;
+  for (size_t t = 0; t < n; ++t) {
+    if (tm.token(t).id != other.token(t).id) continue;
+    const RouteRow* ra = tm.route(t, layer);
+    const RouteRow* rb = other.route(t, layer);
+    if (!ra || !rb) continue;
+    ++same_tokens;
+    agree += overlap(*ra, *rb);
+  }
+  ImGui::Text("%zu positions with the same token; mean expert overlap there %.2f", same_tokens, same_tokens ? agree / static_cast<double>(same_tokens) : 0.0);
+  ImGui::BeginChild("diff", ImVec2(0, 0), false);
+  ImGuiListClipper clip;
+  clip.Begin(static_cast<int>(n));
+  while (clip.Step()) {
+    for (int t = clip.DisplayStart; t < clip.DisplayEnd; ++t) {
+      const RouteRow* ra = tm.route(static_cast<size_t>(t), layer);
+      const RouteRow* rb = other.route(static_cast<size_t>(t), layer);
+      const double o = ra && rb ? overlap(*ra, *rb) : 0.0;
+      ImGui::TextColored(o >= 0.999 ? ImVec4(0.6f, 1, 0.6f, 1) : ImVec4(1, 0.7f, 0.4f, 1), "#%d %-10s | %-10s  overlap %.2f", t,
+                         display_token(tm.token(static_cast<size_t>(t)).text).c_str(),
+                         display_token(other.token(static_cast<size_t>(t)).text).c_str(), o);
+    }
+  }
+  ImGui::EndChild();
+}
+}  // namespace
+
+void draw_sessions(const TraceModel& tm, ViewState& st) {
+  SessionsState& s = st.sessions;
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "%s", s.filter.c_str());
+  ImGui::SetNextItemWidth(-1);
+  if (ImGui::InputTextWithHint("##filter", "search title, date, model", buf, sizeof buf)) s.filter = buf;
+  const float list_h = s.compare_model ? ImGui::GetContentRegionAvail().y * 0.35f : 0.0f;
+  if (ImGui::BeginTable("sessions", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingStretchProp, ImVec2(0, list_h))) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("title");
+    ImGui::TableSetupColumn("date");
+    ImGui::TableSetupColumn("model");
+    ImGui::TableSetupColumn("tokens");
+    ImGui::TableSetupColumn("");
+    ImGui::TableHeadersRow();
+    for (size_t i = 0; i < s.list.size(); ++i) {
+      const SessionSummary& x = s.list[i];
+      if (!contains_ci(x.title, s.filter) && !contains_ci(x.date, s.filter) && !contains_ci(x.model, s.filter)) continue;
+      ImGui::PushID(static_cast<int>(i));
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      if (ImGui::Selectable(x.title.c_str(), s.selected == static_cast<int>(i), ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
+        s.selected = static_cast<int>(i);
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(x.date.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(x.model.c_str());
+      ImGui::TableNextColumn();
+      ImGui::Text("%lld", static_cast<long long>(x.n_tokens));
+      ImGui::TableNextColumn();
+      if (ImGui::SmallButton("open")) st.act(ActionKind::OpenSession, {}, static_cast<int64_t>(i));
+      ImGui::SameLine();
+      if (ImGui::SmallButton("compare")) st.act(ActionKind::CompareSession, {}, static_cast<int64_t>(i));
+      ImGui::PopID();
+    }
+    ImGui::EndTable();
+  }
+  if (s.list.empty()) ImGui::TextDisabled("No recorded sessions yet.");
+  if (s.compare_model) {
+    ImGui::Separator();
+    if (ImGui::SmallButton("stop comparing")) st.act(ActionKind::CompareSession, {}, -1);
+    compare_view(tm, *s.compare_model, st);
+  }
+}
+
+}  // namespace mlascope::views

@@ -1,0 +1,116 @@
+// views/tour.cpp — reading tour files; every error names the file and the field.
+#include "tour.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/error.h"
+
+namespace mlascope::views {
+
+namespace {
+const char* const kVerbs[] = {"load_model", "send_prompt", "select_token", "lock_token", "select_layer",
+                              "open_panel", "open_session", "set_preset", "set_head", "set_range"};
+
+TourAdvance parse_advance(const std::string& s, const std::string& src, const std::string& field) {
+  if (s == "button") return TourAdvance::Button;
+  if (s == "select_token") return TourAdvance::SelectToken;
+  if (s == "select_layer") return TourAdvance::SelectLayer;
+  if (s == "send_prompt") return TourAdvance::SendPrompt;
+  if (s == "open_panel") return TourAdvance::OpenPanel;
+  fail("tour", src, field + ": unknown value '" + s + "' (button, select_token, select_layer, send_prompt, open_panel)");
+}
+}  // namespace
+
+bool is_known_verb(const std::string& verb) {
+  return std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs);
+}
+
+Tour parse_tour(const std::string& text, const std::string& src) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail("tour", src, std::string("not valid JSON: ") + e.what());
+  }
+  if (!j.is_object()) fail("tour", src, "top level must be an object");
+  auto str = [&](const nlohmann::json& o, const char* key, const std::string& where, bool required) -> std::string {
+    if (!o.contains(key)) {
+      if (required) fail("tour", src, where + key + ": missing");
+      return {};
+    }
+    if (!o[key].is_string()) fail("tour", src, where + key + ": must be a string");
+    return o[key].get<std::string>();
+  };
+  Tour t;
+  t.id = str(j, "id", "", true);
+  t.title = str(j, "title", "", true);
+  t.session = str(j, "session", "", false);
+  if (t.session.empty()) t.session = "demo";
+  if (!j.contains("steps") || !j["steps"].is_array() || j["steps"].empty())
+    fail("tour", src, "steps: must be a non-empty array");
+  for (size_t i = 0; i < j["steps"].size(); ++i) {
+    const nlohmann::json& s = j["steps"][i];
+    const std::string where = "steps[" + std::to_string(i) + "].";
+    if (!s.is_object()) fail("tour", src, "steps[" + std::to_string(i) + "]: must be an object");
+    TourStep step;
+    step.text = str(s, "text", where, true);
+    step.panel = str(s, "panel", where, false);
+    const std::string adv = str(s, "advance", where, false);
+    if (!adv.empty()) step.advance = parse_advance(adv, src, where + "advance");
+    if (s.contains("actions")) {
+      if (!s["actions"].is_array()) fail("tour", src, where + "actions: must be an array");
+      for (size_t a = 0; a < s["actions"].size(); ++a) {
+        const nlohmann::json& o = s["actions"][a];
+        const std::string aw = where + "actions[" + std::to_string(a) + "].";
+        if (!o.is_object()) fail("tour", src, aw.substr(0, aw.size() - 1) + ": must be an object");
+        TourAction act;
+        act.verb = str(o, "do", aw, true);
+        if (!is_known_verb(act.verb)) fail("tour", src, aw + "do: unknown action '" + act.verb + "'");
+        if (o.contains("value")) {
+          const auto& v = o["value"];
+          if (v.is_string()) act.value = v.get<std::string>();
+          else if (v.is_number_integer()) act.number = v.get<int>();
+          else fail("tour", src, aw + "value: must be a string or an integer");
+        }
+        if (o.contains("end")) {
+          if (!o["end"].is_number_integer()) fail("tour", src, aw + "end: must be an integer");
+          act.number2 = o["end"].get<int>();
+        }
+        step.actions.push_back(std::move(act));
+      }
+    }
+    t.steps.push_back(std::move(step));
+  }
+  return t;
+}
+
+Tour load_tour(const std::filesystem::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) fail("tour", file.string(), "cannot open");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_tour(ss.str(), file.filename().string());
+}
+
+std::vector<Tour> load_tours(const std::filesystem::path& dir, std::vector<std::string>* errors) {
+  std::vector<std::filesystem::path> files;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".json") files.push_back(e.path());
+  std::sort(files.begin(), files.end());
+  std::vector<Tour> tours;
+  for (const auto& f : files) {
+    try {
+      tours.push_back(load_tour(f));
+    } catch (const Error& e) {
+      if (errors) errors->push_back(e.what());
+    }
+  }
+  return tours;
+}
+
+}  // namespace mlascope::views

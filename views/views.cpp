@@ -1,0 +1,56 @@
+// views/views.cpp — the one registration table of panels, and the selection rules they share.
+#include "views.h"
+
+#include <algorithm>
+
+namespace mlascope::views {
+
+namespace {
+// id, title, draw, default tile (col, row, col_span, row_span) in a 3x3 grid.
+const PanelInfo kPanels[] = {
+    {"chat", "Chat", draw_chat, 0, 0, 1, 1},
+    {"tokens", "Token strip", draw_token_strip, 1, 0, 2, 1},
+    {"routing", "Expert routing", draw_routing, 1, 1, 1, 1},
+    {"attention", "Attention", draw_attention, 2, 1, 1, 1},
+    {"tour", "Guided tours", draw_tour, 0, 1, 1, 1},
+    {"kv_memory", "KV memory", draw_kv_memory, 0, 2, 1, 1},
+    {"replay", "Replay", draw_replay, 1, 2, 1, 1},
+    {"sessions", "Sessions", draw_sessions, 2, 2, 1, 1},
+};
+}  // namespace
+
+std::span<const PanelInfo> panels() { return kPanels; }
+
+const PanelInfo* find_panel(const std::string& id) {
+  for (const PanelInfo& p : kPanels)
+    if (id == p.id) return &p;
+  return nullptr;
+}
+
+size_t visible_tokens(const TraceModel& tm, const ViewState& st) {
+  if (st.replay_position < 0) return tm.size();
+  return std::min(tm.size(), static_cast<size_t>(st.replay_position));
+}
+
+int shown_moe_layer(const TraceModel& tm, const ViewState& st) {
+  if (st.layer >= 0 && tm.moe_index(st.layer) >= 0) return st.layer;
+  return tm.n_moe_layers() > 0 ? tm.moe_layers()[0] : -1;
+}
+
+void stats_range(const TraceModel& tm, const ViewState& st, size_t* begin, size_t* end) {
+  const size_t n = visible_tokens(tm, st);
+  if (st.range_begin >= 0 && st.range_end > st.range_begin) {
+    *begin = std::min(n, static_cast<size_t>(st.range_begin));
+    *end = std::min(n, static_cast<size_t>(st.range_end));
+  } else {
+    *begin = 0;
+    *end = n;
+  }
+}
+
+void begin_frame(ViewState& st) {
+  st.hovered_token = st.hover_next;
+  st.hover_next = -1;
+}
+
+}  // namespace mlascope::views

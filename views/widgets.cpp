@@ -1,0 +1,64 @@
+// views/widgets.cpp — see widgets.h.
+#include "widgets.h"
+
+#include <cstdio>
+
+namespace mlascope::views {
+
+void help_marker(const char* text) {
+  ImGui::SameLine();
+  ImGui::TextDisabled("(?)");
+  if (ImGui::IsItemHovered()) {
+    ImGui::BeginTooltip();
+    ImGui::PushTextWrapPos(ImGui::GetFontSize() * 30.0f);
+    ImGui::TextUnformatted(text);
+    ImGui::PopTextWrapPos();
+    ImGui::EndTooltip();
+  }
+}
+
+namespace {
+std::string replace_all(std::string s, const std::string& from, const std::string& to) {
+  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
+  return s;
+}
+}  // namespace
+
+std::string display_token(const std::string& text) {
+  std::string s = replace_all(text, "\xE2\x96\x81", " ");  // U+2581 LOWER ONE EIGHTH BLOCK
+  s = replace_all(s, "\n", "\\n");
+  s = replace_all(s, "\t", "\\t");
+  return s.empty() ? std::string("\xE2\x88\x85") : s;  // empty set sign for an empty token
+}
+
+std::string display_text(const std::string& text) { return replace_all(text, "\xE2\x96\x81", " "); }
+
+std::string human_bytes(double b) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (b >= 1024.0 && u < 4) {
+    b /= 1024.0;
+    ++u;
+  }
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.2f %s", b, units[u]);
+  return buf;
+}
+
+void heat_legend(const char* lo, const char* hi, float width) {
+  ImDrawList* dl = ImGui::GetWindowDrawList();
+  ImGui::TextUnformatted(lo);
+  ImGui::SameLine();
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  const float h = ImGui::GetTextLineHeight();
+  const int n = 32;
+  for (int i = 0; i < n; ++i) {
+    const float x0 = p.x + width * static_cast<float>(i) / n, x1 = p.x + width * static_cast<float>(i + 1) / n;
+    dl->AddRectFilled(ImVec2(x0, p.y), ImVec2(x1, p.y + h), col32(heat_color((static_cast<float>(i) + 0.5f) / n)));
+  }
+  ImGui::Dummy(ImVec2(width, h));
+  ImGui::SameLine();
+  ImGui::TextUnformatted(hi);
+}
+
+}  // namespace mlascope::views
