@@ -12,6 +12,8 @@ void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
 void register_chat(CLI::App&, CommandContext&);
+void register_replay(CLI::App&, CommandContext&);
+void register_inspect(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -21,6 +23,8 @@ const RegisterCommand kCommands[] = {
     register_eval,
     register_tokenize,   // `mlascope tokenize`
     register_chat,
+    register_replay,
+    register_inspect,
 };
 }  // namespace
 
