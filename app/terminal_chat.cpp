@@ -14,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <histedit.h>
+#include <termios.h>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -59,6 +60,24 @@ class SigintGuard {
 
  private:
   struct sigaction old_ {};
+};
+
+// Puts the terminal back as it was found when the chat ends (libedit's own between-lines mode is
+// set with `setty -x` in Chat::run).
+class TerminalRestore {
+ public:
+  TerminalRestore() {
+    ok_ = ::isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &orig_) == 0;
+  }
+  ~TerminalRestore() {
+    if (ok_) tcsetattr(STDIN_FILENO, TCSANOW, &orig_);
+  }
+  TerminalRestore(const TerminalRestore&) = delete;
+  TerminalRestore& operator=(const TerminalRestore&) = delete;
+
+ private:
+  bool ok_ = false;
+  termios orig_{};
 };
 
 const char* kHelp =
@@ -513,7 +532,13 @@ int Chat::run() {
   el_set(el, EL_HIST, history, hist);
   el_set(el, EL_PROMPT, +[](EditLine*) -> char* { return const_cast<char*>("> "); });
   el_source(el, nullptr);  // ~/.editrc, as every libedit program does
+  // Between prompts (while the model writes) keep the terminal non-canonical without echo: keys
+  // typed ahead wait as plain bytes and reach libedit at the next prompt. In canonical mode a
+  // typed-ahead Ctrl-D becomes an end-of-file marker of the line discipline and is lost, leaving
+  // the chat waiting. ISIG stays on, so Ctrl-C still interrupts a generation.
+  el_set(el, EL_SETTY, "-x", "-icanon", "-echo", static_cast<const char*>(nullptr));
 
+  TerminalRestore restore;
   while (true) {
     g_sigint = 0;
     int count = 0;

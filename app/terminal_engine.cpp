@@ -92,32 +92,7 @@ class GeneratorEngine : public ChatEngine {
   std::string template_name() const override { return chat_template_name(tok_->chat_template()); }
 
   Turn encode_turn(const std::string& system, std::span<const Message> previous, const std::string& user) override {
-    Turn t;
-    const int n = gen_.n_positions();
-    if (tok_->chat_template() == ChatTemplateKind::Plain) {
-      // A base model continues the document; after an end-of-text a new document starts with BOS.
-      const std::span<const int32_t> h = gen_.history();
-      const bool new_doc = n == 0 || (h.back() == tok_->eos_id() && tok_->eos_id() >= 0);
-      t.keep = n;
-      if (new_doc && tok_->bos_id() >= 0) t.ids.push_back(tok_->bos_id());
-      const std::string text = n == 0 && !system.empty() ? system + user : user;
-      const std::vector<int32_t> ids = tok_->encode(text);
-      t.ids.insert(t.ids.end(), ids.begin(), ids.end());
-      return t;
-    }
-    // Chat template: render the whole conversation and feed what the cache lacks.
-    std::vector<ChatMessage> msgs;
-    if (!system.empty()) msgs.push_back({"system", system});
-    for (const Message& m : previous)
-      if (m.role == "user" || m.role == "assistant") msgs.push_back({m.role, m.text});
-    msgs.push_back({"user", user});
-    std::vector<int32_t> all = tok_->apply_chat_template(msgs, true);
-    const std::span<const int32_t> h = gen_.history();
-    size_t common = 0;
-    while (common < h.size() && common < all.size() && h[common] == all[common]) ++common;
-    t.keep = static_cast<int>(common);
-    t.ids.assign(all.begin() + static_cast<std::ptrdiff_t>(common), all.end());
-    return t;
+    return encode_chat_turn(*tok_, gen_.history(), system, previous, user);
   }
 
   StepStatus feed(std::span<const int32_t> ids, const EmitStep& emit, int message) override {
@@ -153,6 +128,31 @@ class GeneratorEngine : public ChatEngine {
 };
 
 }  // namespace
+
+ChatEngine::Turn encode_chat_turn(const Tokenizer& tok, std::span<const int32_t> history, const std::string& system,
+                                  std::span<const Message> previous, const std::string& user) {
+  ChatEngine::Turn t;
+  const size_t n = history.size();
+  if (tok.chat_template() == ChatTemplateKind::Plain) {
+    const bool new_doc = n == 0 || (tok.eos_id() >= 0 && history.back() == tok.eos_id());
+    t.keep = static_cast<int>(n);
+    if (new_doc && tok.bos_id() >= 0) t.ids.push_back(tok.bos_id());
+    const std::vector<int32_t> ids = tok.encode(n == 0 ? system + user : user);
+    t.ids.insert(t.ids.end(), ids.begin(), ids.end());
+    return t;
+  }
+  std::vector<ChatMessage> msgs;
+  if (!system.empty()) msgs.push_back({"system", system});
+  for (const Message& m : previous)
+    if (m.role == "user" || m.role == "assistant") msgs.push_back({m.role, m.text});
+  msgs.push_back({"user", user});
+  const std::vector<int32_t> all = tok.apply_chat_template(msgs, true);
+  size_t common = 0;
+  while (common < n && common < all.size() && history[common] == all[common]) ++common;
+  t.keep = static_cast<int>(common);
+  t.ids.assign(all.begin() + static_cast<std::ptrdiff_t>(common), all.end());
+  return t;
+}
 
 std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const LoadProgressFn& progress) {
   const fs::path path = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;

@@ -118,3 +118,64 @@ TEST(ChatPty, DemoModelSessionEndToEnd) {
   EXPECT_NE(first.messages()[1].text.find("I will not be ashamed"), std::string::npos) << first.messages()[1].text;
   std::filesystem::remove_all(home);
 }
+
+TEST(ChatPty, LoadAndContinueARecordedSession) {
+  const auto home = test::temp_dir("chat-load");
+  const auto db = home / "sessions.db";
+  const test::EnvOverrides env = {{"HOME", home.string()}, {"XDG_DATA_HOME", (home / "data").string()}, {"TERM", "xterm"},
+                                  {"NO_COLOR", "1"}, {"MLASCOPE_MODEL", "\x01unset"}};
+  const std::vector<std::string> argv = {test::mlascope_binary().string(), "chat", "--session-db", db.string(), "--max-tokens", "8",
+                                         "--device", "cpu"};
+  {
+    test::PtySession s(argv, env);
+    ASSERT_TRUE(s.wait_for("> ", 120)) << s.text_since(0);
+    const size_t m = s.mark();
+    s.send_line("The secret of a happy life is");
+    ASSERT_TRUE(s.wait_for("positions cached]", 120, m)) << s.text_since(m);
+    s.ctrl_d();
+    ASSERT_EQ(s.wait_exit(30), 0);
+  }
+  sessions::SessionReader before(db);
+  ASSERT_EQ(before.list().size(), 1u);
+  const int64_t first_id = before.list()[0].id;
+  TraceModel first;
+  before.load(first_id, first);
+  ASSERT_GT(first.size(), 8u);
+
+  {
+    test::PtySession s(argv, env);
+    ASSERT_TRUE(s.wait_for("> ", 120)) << s.text_since(0);
+    size_t m = s.mark();
+    s.send_line("/sessions");
+    ASSERT_TRUE(s.wait_for("The secret of a happy life is", 10, m)) << s.text_since(m);
+    m = s.mark();
+    s.send_line("/load " + std::to_string(first_id));
+    ASSERT_TRUE(s.wait_for("type to continue it", 10, m)) << s.text_since(m);
+    m = s.mark();
+    s.send_line("/routing 2");  // views work on the loaded session before the model has seen it
+    ASSERT_TRUE(s.wait_for("token 2 ", 10, m)) << s.text_since(m);
+    m = s.mark();
+    s.send_line(" And");
+    ASSERT_TRUE(s.wait_for("positions cached]", 120, m)) << s.text_since(m);
+    EXPECT_NE(s.text_since(m).find("reading the loaded session's " + std::to_string(first.size()) + " tokens"), std::string::npos)
+        << s.text_since(m);
+    m = s.mark();
+    s.send_line("/load 999");
+    ASSERT_TRUE(s.wait_for("error: ", 10, m)) << s.text_since(m);
+    EXPECT_NE(s.text_since(m).find("999"), std::string::npos);
+    s.ctrl_d();
+    ASSERT_EQ(s.wait_exit(30), 0) << s.text_since(0);
+  }
+  // The continuation is a new session that starts with the loaded one's tokens.
+  sessions::SessionReader after(db);
+  const auto all = after.list();
+  ASSERT_EQ(all.size(), 2u);
+  TraceModel cont;
+  after.load(all[0].id == first_id ? all[1].id : all[0].id, cont);
+  ASSERT_GT(cont.size(), first.size());
+  for (size_t i = 0; i < first.size(); ++i) EXPECT_EQ(cont.token(i).id, first.token(i).id) << i;
+  ASSERT_EQ(cont.messages().size(), 4u);
+  EXPECT_EQ(cont.messages()[2].text, " And");
+  EXPECT_EQ(cont.messages()[2].first_token, static_cast<int32_t>(first.size()));
+  std::filesystem::remove_all(home);
+}
