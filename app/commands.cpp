@@ -16,6 +16,8 @@ void register_tokenize(CLI::App&, CommandContext&);
 void register_chat(CLI::App&, CommandContext&);
 void register_info(CLI::App&, CommandContext&);
 void register_sessions(CLI::App&, CommandContext&);
+void register_replay(CLI::App&, CommandContext&);
+void register_inspect(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -29,6 +31,8 @@ const RegisterCommand kCommands[] = {
     register_chat,
     register_info,
     register_sessions,
+    register_replay,
+    register_inspect,
 };
 }  // namespace
 
