@@ -2,9 +2,11 @@
 // session and every panel open. Needs a display: run under `xvfb-run -a -s "-screen 0 1600x1000x24"`
 // for the software renderer (Mesa llvmpipe). Prints medians: UI build (ImGui CPU), GL render +
 // glFinish, and the whole frame. Not a test: it never asserts on time.
+//   bench_gui_frame [TOKENS=4000] [FRAMES=120] [--rects|--textures] [--no-panels]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <string>
 #include <vector>
 
 #ifdef MLASCOPE_HAVE_GUI
@@ -13,7 +15,9 @@
 #include <imgui_impl_glfw.h>
 #include <imgui_impl_opengl3.h>
 
+#include "app/gui/gl_texture.h"
 #include "app/gui/gui_app.h"
+#include "views/widgets.h"
 #include "views/synthetic_trace.h"
 
 namespace {
@@ -42,6 +46,9 @@ int main(int argc, char** argv) {
   ImGui::CreateContext();
   ImGui_ImplGlfw_InitForOpenGL(win, false);
   ImGui_ImplOpenGL3_Init("#version 130");
+  // Same as the window: heatmaps as textures (pass --rects as the third argument to compare).
+  const bool rects = argc > 3 && std::string(argv[3]) == "--rects";
+  if (!rects) mlascope::views::set_texture_upload(&mlascope::app::gui::upload_texture);
   std::printf("renderer: %s\n", reinterpret_cast<const char*>(glGetString(GL_RENDERER)));
   {
     mlascope::app::gui::GuiConfig cfg;
@@ -50,7 +57,12 @@ int main(int argc, char** argv) {
     cfg.synthetic_tokens = n_tokens;
     mlascope::app::gui::GuiApp app(cfg);
     app.setup();
-    app.set_all_panels_open(true);
+    // --no-panels: menu and status bar only, the floor of what any frame costs to render.
+    // --only=ID: that panel alone, to see which one costs what.
+    const std::string which = argc > 4 ? argv[4] : "";
+    const bool no_panels = which == "--no-panels" || which.rfind("--only=", 0) == 0;
+    app.set_all_panels_open(!no_panels);
+    if (which.rfind("--only=", 0) == 0) app.set_panel_open(which.substr(7), true);
     auto& st = app.view_state();
     std::printf("font atlas: %dx%d\n", ImGui::GetIO().Fonts->TexWidth, ImGui::GetIO().Fonts->TexHeight);
     st.locked_token = n_tokens / 2;  // a selection makes every panel draw its detailed view
@@ -80,12 +92,15 @@ int main(int argc, char** argv) {
         total.push_back(ms_since(t0));
       }
     }
-    std::printf("bench_gui_frame: %d tokens, all panels open, %d frames at 1600x1000\n", n_tokens, frames);
+    std::printf("bench_gui_frame: %d tokens, %s, %d frames at 1600x1000, heatmaps as %s\n", n_tokens,
+                which.empty() ? "all panels open" : which.c_str(), frames, rects ? "rectangles" : "textures");
     std::printf("  UI build (ImGui, CPU)   median %7.2f ms\n", median(ui));
     std::printf("  render + swap + finish  median %7.2f ms\n", median(gl));
     std::printf("  whole frame             median %7.2f ms  (target <= 16 ms: %s)\n", median(total),
                 median(total) <= 16.0 ? "met" : "missed");
-    std::printf("  vertices last frame     %d\n", ImGui::GetDrawData()->TotalVtxCount);
+    int cmds = 0;
+    for (int i = 0; i < ImGui::GetDrawData()->CmdListsCount; ++i) cmds += ImGui::GetDrawData()->CmdLists[i]->CmdBuffer.Size;
+    std::printf("  vertices last frame     %d in %d draw calls\n", ImGui::GetDrawData()->TotalVtxCount, cmds);
   }
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();

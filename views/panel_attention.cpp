@@ -74,27 +74,40 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
   const int q1 = std::min(static_cast<int>(n), static_cast<int>((map_h - s.pan_y) / cell) + bin);
   const int k1 = std::min(static_cast<int>(n), static_cast<int>((side - s.pan_x) / cell) + bin);
   const int k0 = std::max(0, static_cast<int>(-s.pan_x / cell) / bin * bin);
-  for (int q = q0; q < q1; q += bin) {
-    const AttentionRow* a = tm.attention(static_cast<size_t>(q + std::min(bin, static_cast<int>(n) - q) - 1), s.layer);
-    const AttentionRow* a0 = tm.attention(static_cast<size_t>(q), s.layer);
-    if (!a || !a0) continue;
-    float lo = 0, hi = 1;
-    if (pi != 0) attention_range(*a0, s.head, pi, &lo, &hi);
-    for (int k = k0; k < k1 && k <= q + bin - 1; k += bin) {
-      // Bins show the strongest cell they cover.
-      float v = -INFINITY;
-      for (int qq = q; qq < std::min(q + bin, static_cast<int>(n)); ++qq) {
-        const AttentionRow* r = tm.attention(static_cast<size_t>(qq), s.layer);
-        for (int kk = k; kk < std::min(k + bin, r->n_keys); ++kk) v = std::max(v, attention_cell(*r, s.head, kk, pi));
+  // The visible part of the map as one image, rebuilt only when the session or the view changes.
+  static HeatmapImage img;
+  static uint64_t img_key = 0;
+  // version() alone can repeat across sessions loaded the same way; the session's identity cannot.
+  uint64_t key = tm.version() * 1000003u + static_cast<uint64_t>(tm.meta().session_id + 1) * 7919u +
+                 static_cast<uint64_t>(tm.meta().created_unix) + static_cast<uint64_t>(tm.token(n - 1).id);
+  for (int v : {static_cast<int>(n), s.layer, s.head, pi, bin, q0, q1, k0, k1}) key = key * 1000003u + static_cast<uint64_t>(v + 1);
+  const int cols = std::max(0, (k1 - k0 + bin - 1) / bin), rows = std::max(0, (q1 - q0 + bin - 1) / bin);
+  if (key != img_key || img.w != cols || img.h != rows) {
+    img_key = key;
+    img.resize(cols, rows);
+    for (int q = q0; q < q1; q += bin) {
+      const AttentionRow* a = tm.attention(static_cast<size_t>(q + std::min(bin, static_cast<int>(n) - q) - 1), s.layer);
+      const AttentionRow* a0 = tm.attention(static_cast<size_t>(q), s.layer);
+      if (!a || !a0) continue;
+      float lo = 0, hi = 1;
+      if (pi != 0) attention_range(*a0, s.head, pi, &lo, &hi);
+      for (int k = k0; k < k1 && k <= q + bin - 1; k += bin) {
+        // Bins show the strongest cell they cover.
+        float v = -INFINITY;
+        for (int qq = q; qq < std::min(q + bin, static_cast<int>(n)); ++qq) {
+          const AttentionRow* r = tm.attention(static_cast<size_t>(qq), s.layer);
+          for (int kk = k; kk < std::min(k + bin, r->n_keys); ++kk) v = std::max(v, attention_cell(*r, s.head, kk, pi));
+        }
+        if (!std::isfinite(v)) continue;
+        float t;
+        if (pi == 0) t = std::sqrt(std::clamp(v, 0.0f, 1.0f));  // sqrt: small probabilities stay visible
+        else t = hi > lo ? (v - lo) / (hi - lo) : 0.5f;
+        img.rgba[static_cast<size_t>((q - q0) / bin) * static_cast<size_t>(cols) + static_cast<size_t>((k - k0) / bin)] = col32(heat_color(t));
       }
-      if (!std::isfinite(v)) continue;
-      float t;
-      if (pi == 0) t = std::sqrt(std::clamp(v, 0.0f, 1.0f));  // sqrt: small probabilities stay visible
-      else t = hi > lo ? (v - lo) / (hi - lo) : 0.5f;
-      const ImVec2 c0(origin.x + s.pan_x + k * cell, origin.y + s.pan_y + q * cell);
-      dl->AddRectFilled(c0, ImVec2(c0.x + cell * bin, c0.y + cell * bin), col32(heat_color(t)));
     }
   }
+  const ImVec2 m0(origin.x + s.pan_x + static_cast<float>(k0) * cell, origin.y + s.pan_y + static_cast<float>(q0) * cell);
+  draw_heatmap(dl, img, m0, ImVec2(m0.x + static_cast<float>(cols * bin) * cell, m0.y + static_cast<float>(rows * bin) * cell));
   const int sel = st.selected_token();
   if (sel >= 0 && static_cast<size_t>(sel) < n) {
     const float y = origin.y + s.pan_y + sel * cell;

@@ -144,9 +144,11 @@ void draw_token_strip(const TraceModel& tm, ViewState& st) {
         const ImVec2 a(p.x, p.y + gap), z(p.x + w, p.y + row_h - gap);
         const Rgb c = chip_color(tm, s, t, layer);
         const bool range = st.range_begin >= 0 && static_cast<int>(t) >= st.range_begin && static_cast<int>(t) < st.range_end;
-        dl->AddRectFilled(a, z, col32(c, tm.token(t).is_prompt ? 0.55f : 1.0f), 3.0f);
-        if (static_cast<int>(t) == sel) dl->AddRect(a, z, IM_COL32(255, 255, 255, 255), 3.0f, 0, 2.0f);
-        else if (range) dl->AddRect(a, z, IM_COL32(255, 210, 80, 200), 3.0f);
+        // Square corners: a rounded chip is ~40 anti-aliased vertices, a square one 4, and a software
+        // renderer (Xvfb/llvmpipe) pays per vertex for the hundreds of chips on screen.
+        dl->AddRectFilled(a, z, col32(c, tm.token(t).is_prompt ? 0.55f : 1.0f));
+        if (static_cast<int>(t) == sel) dl->AddRect(a, z, IM_COL32(255, 255, 255, 255), 0.0f, 0, 2.0f);
+        else if (range) dl->AddRect(a, z, IM_COL32(255, 210, 80, 200));
         const std::string d = display_token(tm.token(t).text);
         dl->AddText(ImVec2(a.x + pad, a.y + 1), text_on(c), d.c_str());
         ImGui::SetCursorScreenPos(a);

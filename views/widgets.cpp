@@ -61,4 +61,29 @@ void heat_legend(const char* lo, const char* hi, float width) {
   ImGui::TextUnformatted(hi);
 }
 
+namespace {
+TextureUpload g_upload = nullptr;
+}  // namespace
+
+void set_texture_upload(TextureUpload f) { g_upload = f; }
+bool textures_available() { return g_upload != nullptr; }
+
+void draw_heatmap(ImDrawList* dl, HeatmapImage& img, ImVec2 p0, ImVec2 p1) {
+  if (img.w <= 0 || img.h <= 0) return;
+  if (g_upload) {
+    if (img.dirty || !img.texture) img.texture = g_upload(img.texture, img.rgba.data(), img.w, img.h);
+    img.dirty = false;
+    dl->AddImage(img.texture, p0, p1);
+    return;
+  }
+  const float cw = (p1.x - p0.x) / static_cast<float>(img.w), ch = (p1.y - p0.y) / static_cast<float>(img.h);
+  for (int y = 0; y < img.h; ++y)
+    for (int x = 0; x < img.w; ++x) {
+      const uint32_t c = img.rgba[static_cast<size_t>(y) * static_cast<size_t>(img.w) + static_cast<size_t>(x)];
+      if ((c >> 24) == 0) continue;
+      const ImVec2 a(p0.x + static_cast<float>(x) * cw, p0.y + static_cast<float>(y) * ch);
+      dl->AddRectFilled(a, ImVec2(a.x + cw, a.y + ch), c);
+    }
+}
+
 }  // namespace mlascope::views

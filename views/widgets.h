@@ -1,6 +1,8 @@
 // views/widgets.h — small ImGui helpers shared by the panels.
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <imgui.h>
 
@@ -19,5 +21,27 @@ std::string display_text(const std::string& text);
 std::string human_bytes(double bytes);
 // A colour legend strip for heat_color between the two labels.
 void heat_legend(const char* lo, const char* hi, float width);
+
+// Heatmaps as one texture each when the shell can upload textures (the GL window), else as one
+// rectangle per cell (headless tests). A software renderer pays for every vertex and every
+// covered pixel of thousands of small rectangles; one textured quad costs four vertices.
+struct HeatmapImage {
+  int w = 0, h = 0;
+  std::vector<uint32_t> rgba;  // [h, w] IM_COL32 colours (bytes R, G, B, A); alpha 0 = no cell
+  ImTextureID texture = nullptr;
+  bool dirty = true;           // rgba changed since the last upload
+  void resize(int width, int height) {
+    w = width;
+    h = height;
+    rgba.assign(static_cast<size_t>(w) * static_cast<size_t>(h), 0u);
+    dirty = true;
+  }
+};
+// Creates (reuse == null) or refills a texture with w x h RGBA pixels; returns its id.
+using TextureUpload = ImTextureID (*)(ImTextureID reuse, const uint32_t* rgba, int w, int h);
+void set_texture_upload(TextureUpload f);  // the shell's GL upload; null (default): rectangles
+bool textures_available();
+// Draws `img` stretched over [p0, p1]: cell (x, y) covers 1/w x 1/h of it.
+void draw_heatmap(ImDrawList* dl, HeatmapImage& img, ImVec2 p0, ImVec2 p1);
 
 }  // namespace mlascope::views

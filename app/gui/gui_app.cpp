@@ -82,8 +82,13 @@ void GuiApp::rebuild_fonts() {
   io.Fonts->Build();
   ImGuiStyle style;
   ImGui::StyleColorsDark(&style);
-  style.WindowRounding = 4.0f;
-  style.FrameRounding = 3.0f;
+  // Square corners throughout: every rounded frame, button and window is dozens of anti-aliased
+  // vertices, and on a software renderer (Mesa llvmpipe) the frame time follows the vertex count.
+  style.WindowRounding = 0.0f;
+  style.FrameRounding = 0.0f;
+  style.GrabRounding = 0.0f;
+  style.ScrollbarRounding = 0.0f;
+  style.TabRounding = 0.0f;
   style.ScaleAllSizes(st_.ui_scale * (presenter_ ? 1.5f : 1.0f));
   ImGui::GetStyle() = style;
   fonts_dirty_ = false;

@@ -57,6 +57,7 @@ class GuiApp {
   TraceModel& trace() { return tm_; }
   views::ViewState& view_state() { return st_; }
   void set_all_panels_open(bool open);
+  void set_panel_open(const std::string& id, bool open) { open_[id] = open; }
   const std::map<std::string, PanelRect>& panel_rects() const { return rects_; }
 
  private:

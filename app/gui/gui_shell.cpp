@@ -11,7 +11,9 @@
 
 #include "app/commands.h"
 #include "app/workbench.h"
+#include "gl_texture.h"
 #include "gui_app.h"
+#include "views/widgets.h"
 #include "sessions/session_db.h"
 
 namespace mlascope::app {
@@ -68,6 +70,7 @@ int run_gui(const WorkbenchOptions& opt) {
   ImGui::CreateContext();
   ImGui_ImplGlfw_InitForOpenGL(win, true);
   ImGui_ImplOpenGL3_Init("#version 130");
+  views::set_texture_upload(&gui::upload_texture);  // heatmaps as textures
 
   gui::GuiConfig cfg;
   cfg.model_dir = opt.model_dir;
@@ -110,6 +113,7 @@ int run_gui(const WorkbenchOptions& opt) {
     }
     code = app.exit_code();
   }
+  views::set_texture_upload(nullptr);
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();
   ImGui::DestroyContext();
