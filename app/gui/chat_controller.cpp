@@ -64,6 +64,20 @@ void ChatController::wait_idle() {
   cv_.wait(lk, [&] { return !busy_.load() || quit_.load(); });
 }
 
+void ChatController::abandon() {
+  stop();
+  StepRecord r;
+  for (;;) {
+    while (ring_.try_pop(r)) {
+    }
+    std::unique_lock lk(mu_);
+    // A worker stuck on a full ring is freed by the pops above; look again shortly.
+    if (cv_.wait_for(lk, std::chrono::milliseconds(2), [&] { return !busy_.load() || quit_.load(); })) break;
+  }
+  while (ring_.try_pop(r)) {
+  }
+}
+
 bool ChatController::working() const { return busy_.load() || !ring_.empty_approx(); }
 
 EmitFn ChatController::emitter() {
@@ -77,8 +91,7 @@ EmitFn ChatController::emitter() {
 }
 
 void ChatController::load_model(const std::filesystem::path& path, const EngineOptions& opt) {
-  stop();
-  wait_idle();
+  abandon();
   {
     std::lock_guard lk(mu_);
     progress_ = 0.0f;
@@ -349,10 +362,8 @@ bool ChatController::clear(TraceModel& tm) {
   return true;
 }
 
-void ChatController::detach(TraceModel& tm) {
-  stop();
-  wait_idle();
-  drain(tm);
+void ChatController::detach(TraceModel&) {
+  abandon();
   recorder_.reset();
   record_message_.clear();
   raw_text_.clear();

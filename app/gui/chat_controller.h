@@ -73,7 +73,12 @@ class ChatController {
   bool fork(TraceModel& tm, int token, int32_t id, const views::ChatState& c);
   bool clear(TraceModel& tm);
   void stop();
+  // Blocks until the worker is idle. The worker waits while the ring is full, so callers that do
+  // not drain (tests) must keep what they ask for under the ring's 512 records; abandon() does not
+  // have that limit.
   void wait_idle();
+  // stop() and wait, throwing away records as they arrive (the TraceModel is about to be replaced).
+  void abandon();
   // The shell replaced the TraceModel's contents (opened a session): the chat starts over.
   void detach(TraceModel& tm);
 

@@ -194,6 +194,48 @@ TEST_F(ChatControllerTest, EditAndResendEqualsTheEditedConversationFromScratch) 
   EXPECT_EQ(tm_.messages()[0].first_token, 0);
 }
 
+TEST_F(ChatControllerTest, StopLeavesTheCacheAndTheTraceInStep) {
+  views::ChatState c = greedy_plain();
+  c.max_new_tokens = 300;
+  ASSERT_TRUE(chat_.send(tm_, "The old house", c));
+  chat_.stop();
+  settle(chat_, tm_);
+  Reference ref;
+  const std::vector<int32_t> p = ref.prompt("The old house", true);
+  ASSERT_GE(tm_.size(), p.size());
+  const int produced = static_cast<int>(tm_.size() - p.size());
+  RecordProperty("tokens_before_stop", produced);
+  // Whatever the stop left, the next turn continues exactly that: the engine's cache holds what
+  // the TraceModel shows, no more, no less.
+  c.max_new_tokens = kNew;
+  ASSERT_TRUE(chat_.send(tm_, " Later", c));
+  settle(chat_, tm_);
+  ref.feed(p);
+  if (produced > 0) ref.generate(produced);
+  ref.feed(ref.prompt(" Later", false));
+  ref.generate(kNew);
+  EXPECT_EQ(ids_of(tm_), ref.ids());
+}
+
+TEST_F(ChatControllerTest, AbandonFreesAWorkerBlockedOnAFullRing) {
+  // A prompt longer than the ring: the worker blocks until someone drains; abandon() must free it.
+  std::string text;
+  for (int i = 0; i < 600; ++i) text += " the";
+  views::ChatState c = greedy_plain();
+  c.max_new_tokens = 4;
+  ASSERT_TRUE(chat_.send(tm_, text, c));
+  chat_.abandon();
+  EXPECT_FALSE(chat_.busy());
+  chat_.detach(tm_);
+  chat_.clear(tm_);
+  ASSERT_TRUE(chat_.send(tm_, "The old house", c));
+  settle(chat_, tm_);
+  Reference ref;
+  ref.feed(ref.prompt("The old house", true));
+  ref.generate(4);
+  EXPECT_EQ(ids_of(tm_), ref.ids());
+}
+
 TEST_F(ChatControllerTest, RecordedSessionFollowsForksAndKeepsBookmarks) {
   const std::filesystem::path dir = test::temp_dir("gui-chat-record");
   const std::filesystem::path db = dir / "sessions.db";
