@@ -14,6 +14,10 @@ void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
 void register_chat(CLI::App&, CommandContext&);
+void register_info(CLI::App&, CommandContext&);
+void register_sessions(CLI::App&, CommandContext&);
+void register_replay(CLI::App&, CommandContext&);
+void register_inspect(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -25,6 +29,10 @@ const RegisterCommand kCommands[] = {
     register_eval,
     register_tokenize,   // `mlascope tokenize`
     register_chat,
+    register_info,
+    register_sessions,
+    register_replay,
+    register_inspect,
 };
 }  // namespace
 

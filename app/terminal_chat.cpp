@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <deque>
 #include <filesystem>
 #include <histedit.h>
+#include <termios.h>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -22,10 +24,14 @@
 
 #include "engine/error.h"
 #include "engine/kv_memory.h"
+#include "sessions/reader.h"
+#include "sessions/recorder.h"
+#include "sessions/session_db.h"
 #include "term_color.h"
 #include "term_progress.h"
 #include "terminal.h"
 #include "terminal_engine.h"
+#include "terminal_session.h"
 #include "terminal_views.h"
 
 namespace mlascope::app {
@@ -54,6 +60,24 @@ class SigintGuard {
 
  private:
   struct sigaction old_ {};
+};
+
+// Puts the terminal back as it was found when the chat ends (libedit's own between-lines mode is
+// set with `setty -x` in Chat::run).
+class TerminalRestore {
+ public:
+  TerminalRestore() {
+    ok_ = ::isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &orig_) == 0;
+  }
+  ~TerminalRestore() {
+    if (ok_) tcsetattr(STDIN_FILENO, TCSANOW, &orig_);
+  }
+  TerminalRestore(const TerminalRestore&) = delete;
+  TerminalRestore& operator=(const TerminalRestore&) = delete;
+
+ private:
+  bool ok_ = false;
+  termios orig_{};
 };
 
 const char* kHelp =
@@ -155,6 +179,8 @@ class Chat {
     if (layer_ < 0 && tm_.n_moe_layers() > 0) layer_ = tm_.moe_layers().back();
     if (layer_ >= 0 && tm_.moe_index(layer_) < 0)
       fail("chat", "--layer " + std::to_string(layer_), "is not an MoE layer of this model");
+    db_ = sessions::resolve_session_db(opt.wb.session_db.string());
+    record_ = opt.record;
   }
 
   int run();
@@ -174,8 +200,29 @@ class Chat {
     return tm_.size() - 1;
   }
 
+  // Recording: started with the first turn (or by /save), so an idle chat leaves no empty session.
+  bool start_recording();
+  void record(const StepRecord& r) {
+    if (rec_) rec_->record(r);
+  }
+  void check_recording() {
+    if (rec_ && !rec_->recording() && !rec_stop_noted_) {
+      rec_stop_noted_ = true;
+      note("recording stopped: " + rec_->status().message + " (the chat goes on)");
+    }
+  }
+  void end_recording(bool announce);
+  void list_sessions();
+  void load(const std::string& id);
+
   ChatEngine& engine_;
   ChatOptions opt_;
+  fs::path db_;
+  bool record_ = true;
+  bool rec_stop_noted_ = false;
+  std::unique_ptr<sessions::SessionRecorder> rec_;
+  std::vector<int32_t> pending_feed_;  // a loaded session's tokens, fed to the engine before the next turn
+  std::string view_only_;              // why a loaded session cannot be continued with this model
   ColorMode color_;
   TraceModel tm_;
   int layer_ = -1;
@@ -201,11 +248,28 @@ void Chat::banner() {
 }
 
 void Chat::turn(const std::string& text) {
+  if (!view_only_.empty()) fail("chat", "", view_only_);
+  if (!pending_feed_.empty()) {
+    note("[reading the loaded session's " + std::to_string(pending_feed_.size()) + " tokens into the model]");
+    const std::vector<int32_t> ids = std::move(pending_feed_);
+    pending_feed_.clear();
+    if (engine_.feed(ids, [](StepRecord&&) {}, -1) != StepStatus::Ok) {
+      engine_.truncate(0);
+      fail("chat", "", "the loaded session does not fit in this model's context; /reset to start over");
+    }
+  }
   if (engine_.n_positions() == 0) system_ = pending_system_;
+  if (!rec_ && record_) start_recording();
   const ChatEngine::Turn t = engine_.encode_turn(system_, tm_.messages(), text);
   if (t.keep < engine_.n_positions()) {
     engine_.truncate(t.keep);
     tm_.truncate(static_cast<size_t>(t.keep));
+    if (rec_) rec_->truncate(t.keep);
+  }
+  if (rec_ && tm_.meta().title.empty()) {
+    const std::string title = text.size() > 48 ? text.substr(0, 45) + "..." : text;
+    tm_.set_title(title);
+    rec_->set_title(title);
   }
   const std::vector<int32_t>& ids = t.ids;
   const int user_msg = static_cast<int>(tm_.messages().size());
@@ -246,6 +310,7 @@ void Chat::turn(const std::string& text) {
       const size_t pos = tm_.size();
       if (static_cast<int32_t>(pos) != r.position) r.position = static_cast<int32_t>(pos);  // engine counts from its cache
       if (!prompt) gen_ms += r.ms;
+      record(r);
       tm_.append(std::move(r));
       if (prompt) continue;
       ++n_generated;
@@ -267,7 +332,12 @@ void Chat::turn(const std::string& text) {
   const int32_t end_user = std::min<int32_t>(start + static_cast<int32_t>(ids.size()), static_cast<int32_t>(tm_.size()));
   tm_.update_message(static_cast<size_t>(user_msg), {"user", text, start, end_user});
   tm_.update_message(static_cast<size_t>(user_msg + 1), {"assistant", reply, end_user, static_cast<int32_t>(tm_.size())});
+  if (rec_) {
+    rec_->add_message(user_msg, tm_.messages()[static_cast<size_t>(user_msg)]);
+    rec_->add_message(user_msg + 1, tm_.messages()[static_cast<size_t>(user_msg + 1)]);
+  }
   if (!at_line_start) print("\n");
+  check_recording();
   if (!worker_error.empty()) {
     print("error: " + worker_error + "\n");
     return;
@@ -320,9 +390,14 @@ bool Chat::command(const std::string& line) {
     const int h = w[2] == "mean" ? -1 : parse_int(w[2], "head");
     print(render_attention_text(tm_, pos_arg(w, 3), l, h, 8, color_));
   } else if (cmd == "/kv") {
-    KvReport r = make_kv_report(tm_.config(), tm_.meta().model_name, "bf16", engine_.max_context(), 8);
+    // fp32: the element type the CPU backend caches in; GQA with half the heads as the middle ground.
+    const ModelConfig& c = tm_.config();
+    KvReport r = make_kv_report(c, tm_.meta().model_name, "fp32", engine_.max_context(), std::max(1, c.num_attention_heads / 2));
     r.in_use = engine_.n_positions();
     print(render_kv_text(r, color_));
+    if (!tm_.empty() && tm_.token(tm_.size() - 1).kv_bytes > 0)
+      note("the backend reports " + format_bytes(static_cast<double>(tm_.token(tm_.size() - 1).kv_bytes)) + " of " +
+           tm_.meta().mla_mode + " cache in use for " + std::to_string(tm_.size()) + " positions");
   } else if (cmd == "/sampler") {
     for (size_t i = 1; i < w.size(); ++i) {
       const size_t eq = w[i].find('=');
@@ -336,16 +411,112 @@ bool Chat::command(const std::string& line) {
     if (engine_.n_positions() == 0) note("system text set");
     else note("system text set for the next conversation (/reset to start one now)");
   } else if (cmd == "/reset") {
+    end_recording(true);
     engine_.truncate(0);
     engine_.flush_text();
     tm_.reset(engine_.meta());
+    pending_feed_.clear();
+    view_only_.clear();
     note("new conversation");
-  } else if (cmd == "/save" || cmd == "/sessions" || cmd == "/load") {
-    note("sessions are not available in this build yet");
+  } else if (cmd == "/save") {
+    const size_t sp = line.find(' ');
+    const std::string title = sp == std::string::npos ? std::string() : line.substr(line.find_first_not_of(' ', sp));
+    if (!rec_ && !start_recording()) return true;
+    if (!title.empty()) {
+      tm_.set_title(title);
+      rec_->set_title(title);
+    }
+    rec_->flush();
+    check_recording();
+    if (rec_->recording())
+      note("saved as session " + std::to_string(rec_->session_id()) + " in " + db_.string() +
+           (tm_.meta().title.empty() ? "" : " (\"" + tm_.meta().title + "\")"));
+  } else if (cmd == "/sessions") {
+    list_sessions();
+  } else if (cmd == "/load") {
+    if (w.size() < 2) fail("chat", "/load", "usage: /load ID  (/sessions lists them)");
+    load(w[1]);
   } else {
     fail("chat", cmd, "unknown command (/help lists them)");
   }
   return true;
+}
+
+bool Chat::start_recording() {
+  std::string why;
+  SessionMeta meta = tm_.meta();
+  meta.sampler_json = engine_.meta().sampler_json;
+  rec_ = sessions::try_start_recording(db_, meta, {}, why);
+  if (!rec_) {
+    note("not recording: " + why);
+    record_ = false;
+    return false;
+  }
+  rec_stop_noted_ = false;
+  // Whatever the view holds already (a loaded session being continued, or a chat saved late) goes in first.
+  for (const StepRecord& r : tm_.tokens()) rec_->record(r);
+  for (size_t i = 0; i < tm_.messages().size(); ++i) rec_->add_message(static_cast<int32_t>(i), tm_.messages()[i]);
+  if (!tm_.meta().title.empty()) rec_->set_title(tm_.meta().title);
+  return true;
+}
+
+void Chat::end_recording(bool announce) {
+  if (!rec_) return;
+  rec_->flush();
+  const sessions::RecorderStatus st = rec_->status();
+  if (announce && st.tokens_committed > 0)
+    note("session " + std::to_string(rec_->session_id()) + " recorded in " + db_.string() + " (" +
+         std::to_string(st.tokens_committed) + " tokens)");
+  rec_.reset();
+}
+
+void Chat::list_sessions() {
+  std::error_code ec;
+  if (!fs::exists(db_, ec)) {
+    note("no sessions yet (" + db_.string() + " does not exist)");
+    return;
+  }
+  sessions::SessionReader reader(db_);
+  const auto all = reader.list();
+  if (all.empty()) {
+    note("no sessions in " + db_.string());
+    return;
+  }
+  if (rec_) rec_->flush();
+  std::string out = dim(color_) + "    id  created (UTC)     tokens  model            title" + reset(color_) + "\n";
+  for (const sessions::SessionSummary& s : all) {
+    char when[32] = "?";
+    const std::time_t t = static_cast<std::time_t>(s.created_unix);
+    if (std::tm tmv{}; gmtime_r(&t, &tmv)) std::strftime(when, sizeof when, "%Y-%m-%d %H:%M", &tmv);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%c %4lld  %-16s  %6lld  %-16s %s\n", rec_ && rec_->session_id() == s.id ? '*' : ' ',
+                  static_cast<long long>(s.id), when, static_cast<long long>(s.n_tokens), s.model_name.c_str(), s.title.c_str());
+    out += buf;
+  }
+  print(out);
+}
+
+void Chat::load(const std::string& id) {
+  TraceModel loaded;
+  load_session(db_, id, loaded, "chat");
+  end_recording(true);
+  engine_.truncate(0);
+  engine_.flush_text();
+  tm_ = std::move(loaded);
+  pending_feed_.clear();
+  view_only_.clear();
+  const SessionMeta now = engine_.meta();
+  if (tm_.meta().config_json != now.config_json || tm_.meta().model_name != now.model_name) {
+    view_only_ = "session " + id + " was recorded with " + tm_.meta().model_name +
+                 ": inspect it with /routing /experts /attn, or /reset to chat with " + now.model_name;
+  } else {
+    for (const StepRecord& r : tm_.tokens()) pending_feed_.push_back(r.id);
+  }
+  if (tm_.moe_index(layer_) < 0) layer_ = tm_.n_moe_layers() > 0 ? tm_.moe_layers().back() : -1;
+  note("session " + std::to_string(tm_.meta().session_id) + (tm_.meta().title.empty() ? "" : " \"" + tm_.meta().title + "\"") +
+       ": " + std::to_string(tm_.size()) + " tokens of " + tm_.meta().model_name);
+  print(render_transcript(tm_, layer_, color_) + "\n");
+  note(view_only_.empty() ? "type to continue it (as a new session), or /reset" : view_only_);
 }
 
 int Chat::run() {
@@ -361,7 +532,13 @@ int Chat::run() {
   el_set(el, EL_HIST, history, hist);
   el_set(el, EL_PROMPT, +[](EditLine*) -> char* { return const_cast<char*>("> "); });
   el_source(el, nullptr);  // ~/.editrc, as every libedit program does
+  // Between prompts (while the model writes) keep the terminal non-canonical without echo: keys
+  // typed ahead wait as plain bytes and reach libedit at the next prompt. In canonical mode a
+  // typed-ahead Ctrl-D becomes an end-of-file marker of the line discipline and is lost, leaving
+  // the chat waiting. ISIG stays on, so Ctrl-C still interrupts a generation.
+  el_set(el, EL_SETTY, "-x", "-icanon", "-echo", static_cast<const char*>(nullptr));
 
+  TerminalRestore restore;
   while (true) {
     g_sigint = 0;
     int count = 0;
@@ -390,6 +567,7 @@ int Chat::run() {
       print("error: " + std::string(e.what()) + "\n");
     }
   }
+  end_recording(true);
   if (!hfile.empty()) {
     std::error_code ec;
     fs::create_directories(hfile.parent_path(), ec);

@@ -15,6 +15,10 @@
 #include "engine/trace/trace_model.h"
 #include "workbench.h"
 
+namespace mlascope {
+class Tokenizer;
+}
+
 namespace mlascope::app {
 
 using EmitStep = std::function<void(StepRecord&&)>;
@@ -51,6 +55,12 @@ class ChatEngine {
   virtual void set_sampler(const std::string& key, const std::string& value) = 0;
   virtual std::string sampler_json() const = 0;
 };
+
+// How a user line becomes the next ids after `history` (the cached ids): a base model (Plain)
+// continues the document, with BOS at the start and again after an end-of-text; a chat template
+// renders the whole conversation and keeps the longest cached prefix that agrees with it.
+ChatEngine::Turn encode_chat_turn(const Tokenizer& tok, std::span<const int32_t> history, const std::string& system,
+                                  std::span<const Message> previous, const std::string& user);
 
 using LoadProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 // The real engine on opt.model_dir (or the demo model), with progress reported while loading.

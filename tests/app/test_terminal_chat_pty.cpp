@@ -85,7 +85,7 @@ TEST(TerminalChatPty, StreamCommandsAndExit) {
   ASSERT_TRUE(s.wait_for("MQA", 5, m)) << s.text_since(m);
   out = s.text_since(m);
   EXPECT_NE(out.find("now (8 tok)"), std::string::npos) << out;
-  EXPECT_NE(out.find("7.50 KiB"), std::string::npos) << out;  // 8 tokens x 960 B of latent cache
+  EXPECT_NE(out.find("15.0 KiB"), std::string::npos) << out;  // 8 tokens x 1920 B of fp32 latent cache
 
   // History: the up arrow recalls "/kv".
   m = s.mark();

@@ -1,0 +1,34 @@
+// app/terminal_session.cpp — see terminal_session.h.
+#include "terminal_session.h"
+
+#include "engine/error.h"
+#include "sessions/reader.h"
+#include "sessions/session_db.h"
+
+namespace mlascope::app {
+
+void load_session(const std::filesystem::path& session_db, const std::string& session, TraceModel& tm,
+                  const char* where) {
+  const std::filesystem::path db = sessions::resolve_session_db(session_db.string());
+  sessions::SessionReader reader(db);
+  int64_t id = -1;
+  if (session == "last") {
+    const auto all = reader.list();
+    if (all.empty()) fail(where, db.string(), "holds no sessions yet");
+    id = all.front().id;
+  } else {
+    try {
+      size_t used = 0;
+      id = std::stoll(session, &used);
+      if (used != session.size()) id = -1;
+    } catch (const std::exception&) {
+      id = -1;
+    }
+    if (id < 0) fail(where, "SESSION '" + session + "'", "expected a session id (mlascope sessions list) or 'last'");
+    if (!reader.exists(id))
+      fail(where, db.string(), "has no session " + std::to_string(id) + " (mlascope sessions list shows them)");
+  }
+  reader.load(id, tm);
+}
+
+}  // namespace mlascope::app
