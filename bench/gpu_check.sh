@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/gpu_check.sh — the one GPU check: build the CUDA targets, run the `gpu` tests, run the GPU
-# benchmark. Sized for one call of the device tool: under 8 minutes on an H200 machine (every step
-# has its own timeout). Usage:
+# benchmark. Sized for one call of the device tool: under 8 minutes (LIMIT, 470 s, bounds every
+# step's timeout; on an H200 with 16 cores the whole check took 76 s). Usage:
 #   bash bench/gpu_check.sh
 #   BUILD=dir JOBS=n CUDA_ARCH=90 EXTRA_TESTS="test_sampler_top test_generator_top" bash bench/gpu_check.sh
 # Build dependencies: cmake >= 3.24, a C++20 compiler, nvcc (/usr/local/cuda), pkg-config, and the
@@ -19,8 +19,11 @@ CUDA_ARCH=${CUDA_ARCH:-90}
 DEBS=${DEBS:-.gpu-debs}
 PREFIX=$ROOT/.gpu-prefix
 EXTRA_TESTS=${EXTRA_TESTS:-}
+LIMIT=${LIMIT:-470}  # seconds for the whole check; every step's timeout is cut to what is left
 start=$(date +%s)
 stamp() { echo "== [$(( $(date +%s) - start )) s] $*"; }
+# cap N: N, or the seconds left before LIMIT when fewer (at least 1)
+cap() { local left=$(( LIMIT - ($(date +%s) - start) )); [ "$left" -lt "$1" ] && echo $(( left > 1 ? left : 1 )) || echo "$1"; }
 die() { echo "gpu_check: $*" >&2; exit 2; }
 
 nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.max.memory --format=csv 2>/dev/null || echo "(no nvidia-smi)"
@@ -73,7 +76,7 @@ check_deps
 if [ ${#missing[@]} -gt 0 ] && command -v apt-get >/dev/null; then
   stamp "apt-get install ${missing[*]}"
   SUDO=; [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && SUDO=sudo
-  { timeout 90 $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout 150 $SUDO apt-get install -y -qq \
+  { timeout "$(cap 60)" $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive timeout "$(cap 120)" $SUDO apt-get install -y -qq \
       --no-install-recommends "${missing[@]}"; } > "$BUILD/apt.log" 2>&1 || echo "(apt-get failed: see $BUILD/apt.log)"
   check_deps
 fi
@@ -93,20 +96,20 @@ cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release -DMLASCOPE_CUDA=ON
 targets=(bench_gpu $EXTRA_TESTS)
 for f in tests/engine/test_cuda_*.cpp; do targets+=("$(basename "$f" .cpp)"); done
 stamp "build ${targets[*]} (-j$JOBS)"
-timeout 300 cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}" > "$BUILD/build.log" 2>&1 ||
+timeout "$(cap 270)" cmake --build "$BUILD" -j "$JOBS" --target "${targets[@]}" > "$BUILD/build.log" 2>&1 ||
   { grep -E -B2 -A6 "error" "$BUILD/build.log" | head -80; tail -20 "$BUILD/build.log"; exit 1; }
 
 # ---- run ----------------------------------------------------------------------------------------
 stamp "ctest -L gpu"
-(cd "$BUILD" && timeout 200 ctest -L gpu -j 8 --output-on-failure --timeout 120)
+(cd "$BUILD" && timeout "$(cap 120)" ctest -L gpu -j 8 --output-on-failure --timeout 100)
 tests_rc=$?
 stamp "bench_gpu"
-timeout 120 "$BUILD/bench/bench_gpu"
+timeout "$(cap 100)" "$BUILD/bench/bench_gpu"
 bench_rc=$?
 extra_rc=0
 for t in $EXTRA_TESTS; do
   stamp "$t"
-  (cd "$BUILD/tests" && timeout 120 "./$t" --gtest_brief=1) || extra_rc=1
+  (cd "$BUILD/tests" && timeout "$(cap 120)" "./$t" --gtest_brief=1) || extra_rc=1
 done
 
 stamp "done (gpu tests rc=$tests_rc, extra tests rc=$extra_rc, bench rc=$bench_rc)"
