@@ -8,10 +8,14 @@ namespace mlascope::app {
 // Defined in app/cmd_*.cpp.
 void register_workbench(CLI::App&, CommandContext&);
 void register_kv(CLI::App&, CommandContext&);
+void register_convert(CLI::App&, CommandContext&);
+void register_bench(CLI::App&, CommandContext&);
 void register_generate(CLI::App&, CommandContext&);
 void register_eval(CLI::App&, CommandContext&);
 void register_tokenize(CLI::App&, CommandContext&);
 void register_chat(CLI::App&, CommandContext&);
+void register_info(CLI::App&, CommandContext&);
+void register_sessions(CLI::App&, CommandContext&);
 void register_replay(CLI::App&, CommandContext&);
 void register_inspect(CLI::App&, CommandContext&);
 
@@ -19,10 +23,14 @@ namespace {
 const RegisterCommand kCommands[] = {
     register_workbench,  // `mlascope` with no subcommand (root options)
     register_kv,
+    register_convert,
+    register_bench,
     register_generate,
     register_eval,
     register_tokenize,   // `mlascope tokenize`
     register_chat,
+    register_info,
+    register_sessions,
     register_replay,
     register_inspect,
 };

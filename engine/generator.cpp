@@ -28,6 +28,10 @@ struct Generator::Impl {
   std::vector<int32_t> history;
   std::vector<float> last_logits;  // [V] logits after the last cached position (empty when none)
   std::vector<float> logits;       // forward output
+  // After a step whose logits stayed with the backend (forward_top): their top entries instead of
+  // last_logits, which is then empty.
+  TopLogits last_top;
+  bool have_top = false;
 
   Impl(std::shared_ptr<const Model> m, std::unique_ptr<Backend> b, std::shared_ptr<const Tokenizer> t)
       : model(std::move(m)), backend(std::move(b)), tokenizer(std::move(t)), collector(model->config()) {}
@@ -39,6 +43,20 @@ struct Generator::Impl {
     std::string s = "#";  // built by append: GCC 12 warns falsely (-Wrestrict) on "#" + to_string
     s += std::to_string(id);
     return s;
+  }
+
+  // The full logits of the last position when only its top entries reached the host: re-running the
+  // last token rewrites the same cache row, one decode step for the whole vocabulary.
+  void fetch_last_logits() {
+    if (!have_top || history.empty()) return;
+    const int n = static_cast<int>(history.size());
+    backend->truncate(n - 1);
+    ForwardRequest req;
+    req.tokens = std::span<const int32_t>(&history.back(), 1);
+    req.start_pos = n - 1;
+    if (backend->forward(req, logits) != StepStatus::Ok) fail("generator", "logits", "could not recompute the last position");
+    last_logits = logits;
+    have_top = false;
   }
 
   uint64_t kv_bytes_at(int n_positions) const {
@@ -92,6 +110,7 @@ StepStatus Generator::feed(std::span<const int32_t> ids, const std::function<voi
   const int n = static_cast<int>(ids.size());
   if (start + n > g.backend->max_context()) return StepStatus::ContextFull;
   const int V = g.model->config().vocab_size;
+  g.fetch_last_logits();  // the first fed token's probability under the previous position
 
   g.collector.begin(start, n);
   ForwardRequest req;
@@ -124,6 +143,7 @@ StepStatus Generator::feed(std::span<const int32_t> ids, const std::function<voi
     if (emit) emit(std::move(rec));
   }
   g.last_logits.assign(g.logits.end() - V, g.logits.end());
+  g.have_top = false;
   return StepStatus::Ok;
 }
 
@@ -133,17 +153,32 @@ StopReason Generator::generate(int max_new_tokens, const std::function<void(Step
   const int eos = g.model->config().eos_token_id;
   for (int produced = 0; produced < max_new_tokens; ++produced) {
     if (cancel && cancel->load()) return StopReason::Cancelled;
-    if (g.last_logits.empty()) return StopReason::None;  // nothing fed yet: no distribution to sample
+    if (g.last_logits.empty() && !g.have_top) return StopReason::None;  // nothing fed yet: no distribution
     if (n_positions() >= g.backend->max_context()) return StopReason::ContextFull;
     const auto t0 = Clock::now();
-    SampleResult s = g.sampler.sample(g.last_logits, g.history);
+    const int V = g.model->config().vocab_size;
+    // Settings changed since that step (a penalty, a wider top_k) may need more than its top.
+    if (g.have_top && g.sampler.top_needed(V, static_cast<int>(g.last_top.id.size())) == 0) g.fetch_last_logits();
+    SampleResult s = g.have_top ? g.sampler.sample_top(g.last_top.id, g.last_top.logit, g.last_top.lse)
+                                : g.sampler.sample(g.last_logits, g.history);
     const int32_t id = s.id;
     g.collector.begin(n_positions(), 1);
     ForwardRequest req;
     req.tokens = std::span<const int32_t>(&id, 1);
     req.start_pos = n_positions();
     req.trace = g.collector.any() ? &g.collector : nullptr;
-    if (g.backend->forward(req, g.logits) != StepStatus::Ok) return StopReason::ContextFull;
+    // Greedy and top-k need only the top of the next distribution: the backend selects it where
+    // the logits are, and the vocabulary stays there.
+    const int n_top = g.sampler.top_needed(V, kMaxTopLogits);
+    if (n_top > 0) {
+      if (g.backend->forward_top(req, n_top, g.last_top) != StepStatus::Ok) return StopReason::ContextFull;
+      g.last_logits.clear();
+      g.have_top = true;
+    } else {
+      if (g.backend->forward(req, g.logits) != StepStatus::Ok) return StopReason::ContextFull;
+      g.last_logits = g.logits;
+      g.have_top = false;
+    }
     StepRecord rec;
     rec.position = req.start_pos;
     rec.id = id;
@@ -154,7 +189,6 @@ StopReason Generator::generate(int max_new_tokens, const std::function<void(Step
     rec.top_raw = std::move(s.top_raw);
     rec.top_sampled = std::move(s.top_sampled);
     g.history.push_back(id);
-    g.last_logits = g.logits;
     g.collector.take(rec.position, rec);
     rec.kv_bytes = g.kv_bytes_at(rec.position + 1);
     rec.ms = std::chrono::duration<float, std::milli>(Clock::now() - t0).count();
@@ -170,6 +204,7 @@ void Generator::truncate(int n_positions) {
   if (n_positions == this->n_positions()) return;
   g.history.resize(static_cast<size_t>(n_positions));
   g.last_logits.clear();
+  g.have_top = false;
   if (n_positions == 0) {
     g.backend->truncate(0);
     return;

@@ -44,6 +44,8 @@ class Generator {
   void truncate(int n_positions);
   int n_positions() const;
   std::span<const int32_t> history() const;
+  // Empty after a generated step whose logits stayed with the backend (greedy and top-k sampling
+  // use Backend::forward_top); the next feed or truncate brings them back.
   std::span<const float> last_logits() const;
 
  private:

@@ -174,14 +174,22 @@ SampleResult Sampler::sample(std::span<const float> logits, std::span<const int3
     std::sort(cand.begin(), cand.end(), by_logit);
   }
   cand.resize(keep);
+  std::vector<float> cand_logit(keep);
+  for (size_t i = 0; i < keep; ++i) cand_logit[i] = adj[static_cast<size_t>(cand[i])];
+  draw(cand, cand_logit, r, n_top);
+  r.raw_prob = raw[static_cast<size_t>(r.id)];
+  return r;
+}
 
+void Sampler::draw(std::vector<int32_t>& cand, const std::vector<float>& cand_logit, SampleResult& r, int n_top) {
+  size_t keep = cand.size();
   std::vector<float> p(keep);
   {
     const float inv_t = 1.0f / s_.temperature;
-    const float m = adj[static_cast<size_t>(cand[0])] * inv_t;
+    const float m = cand_logit[0] * inv_t;
     double sum = 0.0;
     for (size_t i = 0; i < keep; ++i) {
-      p[i] = std::exp(adj[static_cast<size_t>(cand[i])] * inv_t - m);
+      p[i] = std::exp(cand_logit[i] * inv_t - m);
       sum += p[i];
     }
     for (float& x : p) x = static_cast<float>(x / sum);
@@ -220,8 +228,42 @@ SampleResult Sampler::sample(std::span<const float> logits, std::span<const int3
   }
   r.id = cand[pick];
   r.prob = p[pick];
-  r.raw_prob = raw[static_cast<size_t>(r.id)];
   r.top_sampled = top_entries(p, cand, n_top);
+}
+
+int Sampler::top_needed(int vocab_size, int max_n, int n_top) const {
+  if (vocab_size <= 0) return 0;
+  // The penalty can lift a token from anywhere in the vocabulary into the candidates.
+  if (s_.repetition_penalty != 1.0f && s_.repetition_window > 0) return 0;
+  int n = std::max(n_top, 1);
+  if (s_.temperature > 0.0f) {
+    if (s_.top_k <= 0) return 0;
+    n = std::max(n, s_.top_k);
+  }
+  n = std::min(n, vocab_size);
+  return n <= max_n ? n : 0;
+}
+
+SampleResult Sampler::sample_top(std::span<const int32_t> ids, std::span<const float> logits, float lse, int n_top) {
+  SampleResult r;
+  const size_t n = std::min(ids.size(), logits.size());
+  if (n == 0) return r;
+  auto raw_of = [&](size_t i) { return static_cast<float>(std::exp(static_cast<double>(logits[i]) - lse)); };
+  // softmax is monotonic, so the top of the raw distribution is the top of the logits, in order.
+  for (size_t i = 0; i < std::min(n, static_cast<size_t>(std::max(n_top, 0))); ++i) r.top_raw.push_back({ids[i], raw_of(i)});
+  if (s_.temperature <= 0.0f) {
+    r.id = ids[0];
+    r.prob = 1.0f;
+    r.raw_prob = raw_of(0);
+    r.top_sampled = {{r.id, 1.0f}};
+    return r;
+  }
+  const size_t keep = s_.top_k > 0 ? std::min(n, static_cast<size_t>(s_.top_k)) : n;
+  std::vector<int32_t> cand(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep));
+  std::vector<float> cand_logit(logits.begin(), logits.begin() + static_cast<std::ptrdiff_t>(keep));
+  draw(cand, cand_logit, r, n_top);
+  for (size_t i = 0; i < keep; ++i)
+    if (ids[i] == r.id) r.raw_prob = raw_of(i);
   return r;
 }
 

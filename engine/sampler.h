@@ -41,7 +41,19 @@ class Sampler {
   // `history` = previous token ids (for the repetition penalty).
   SampleResult sample(std::span<const float> logits, std::span<const int32_t> history, int n_top = kTopLogits);
 
+  // Sampling from the largest logits only (Backend::forward_top), for a device backend whose
+  // vocabulary never reaches the host. top_needed: how many of them (descending, equal logits
+  // lower id first) make sample_top give what sample() gives on all vocab_size logits, or 0 when
+  // these settings need every logit (repetition penalty; temperature > 0 without top_k, or a
+  // top_k beyond max_n). lse = log(sum(exp(all logits))).
+  int top_needed(int vocab_size, int max_n, int n_top = kTopLogits) const;
+  SampleResult sample_top(std::span<const int32_t> ids, std::span<const float> logits, float lse,
+                          int n_top = kTopLogits);
+
  private:
+  // temperature, top-p, min-p and the draw over candidates sorted by descending logit.
+  void draw(std::vector<int32_t>& cand, const std::vector<float>& cand_logit, SampleResult& r, int n_top);
+
   SamplerSettings s_;
   std::mt19937_64 rng_;
 };

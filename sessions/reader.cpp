@@ -113,6 +113,13 @@ void SessionReader::load(int64_t id, TraceModel& tm) const {
 
     std::vector<StepRecord> steps;
     {
+      SQLite::Statement count(*db_, "SELECT count(*) FROM tokens WHERE session_id = ?");
+      count.bind(1, id);
+      count.executeStep();
+      steps.reserve(static_cast<size_t>(count.getColumn(0).getInt64()));
+      tm.reserve(steps.capacity());
+    }
+    {
       SQLite::Statement st(*db_,
                            "SELECT position, token_id, text, is_prompt, message, prob, top_raw, top_sampled, ms, raw_prob,"
                            " kv_bytes FROM tokens WHERE session_id = ? ORDER BY position");

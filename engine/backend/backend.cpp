@@ -1,6 +1,12 @@
 // engine/backend/backend.cpp — backend choice shared by every front end.
 #include "backend.h"
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "../error.h"
+
 namespace mlascope {
 
 const char* to_string(MlaMode m) { return m == MlaMode::Naive ? "naive" : "absorbed"; }
@@ -12,6 +18,35 @@ const char* to_string(DeviceKind d) {
     case DeviceKind::Cuda: return "cuda";
   }
   return "?";
+}
+
+TopLogits top_logits(std::span<const float> logits, int n) {
+  const int V = static_cast<int>(logits.size());
+  if (n < 1 || n > kMaxTopLogits || n > V)
+    fail("backend", "top_logits", "n = " + std::to_string(n) + " outside 1.." + std::to_string(std::min(V, kMaxTopLogits)));
+  std::vector<int32_t> order(static_cast<size_t>(V));
+  std::iota(order.begin(), order.end(), 0);
+  std::partial_sort(order.begin(), order.begin() + n, order.end(), [&](int32_t a, int32_t b) {
+    const float la = logits[static_cast<size_t>(a)], lb = logits[static_cast<size_t>(b)];
+    return la > lb || (la == lb && a < b);
+  });
+  TopLogits t;
+  t.id.assign(order.begin(), order.begin() + n);
+  for (int32_t i : t.id) t.logit.push_back(logits[static_cast<size_t>(i)]);
+  // Shifted by the maximum so that large logits cannot overflow the sum.
+  const float m = t.logit.front();
+  double sum = 0.0;
+  for (float l : logits) sum += std::exp(static_cast<double>(l) - m);
+  t.lse = static_cast<float>(m + std::log(sum));
+  return t;
+}
+
+StepStatus Backend::forward_top(const ForwardRequest& req, int n, TopLogits& top) {
+  if (req.all_logits) fail("backend", "forward_top", "all_logits must be false (only the last position is sampled)");
+  std::vector<float> logits;
+  const StepStatus st = forward(req, logits);
+  if (st == StepStatus::Ok && !logits.empty()) top = top_logits(logits, n);
+  return st;
 }
 
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& opt) {

@@ -29,6 +29,17 @@ struct BackendOptions {
 
 enum class StepStatus { Ok, ContextFull };
 
+// The largest logits of one position and the log-sum-exp of all of them: everything greedy and
+// top-k sampling (k <= n) need, so that a device backend sends n entries to the host, not the vocabulary.
+constexpr int kMaxTopLogits = 32;
+struct TopLogits {
+  std::vector<int32_t> id;   // [n] by descending logit; equal logits: lower id first
+  std::vector<float> logit;  // [n]
+  float lse = 0.0f;          // log(sum(exp(logits))): softmax(logits)[id[i]] = exp(logit[i] - lse)
+};
+// The host reference of that selection (the default Backend::forward_top uses it). n in 1..min(V, kMaxTopLogits).
+TopLogits top_logits(std::span<const float> logits, int n);
+
 struct ForwardRequest {
   std::span<const int32_t> tokens;  // run at positions start_pos .. start_pos + n - 1
   int start_pos = 0;                // must equal the number of cached positions
@@ -47,6 +58,10 @@ class Backend {
   // Appends the tokens to the KV cache. logits: [n_out, vocab_size] where n_out is tokens.size()
   // with all_logits, else 1. Returns ContextFull (and does nothing) when the cache would overflow.
   virtual StepStatus forward(const ForwardRequest& req, std::vector<float>& logits) = 0;
+  // forward() for a generation step: instead of the logits, the top n (1..kMaxTopLogits, at most
+  // vocab_size) of the last position's logits. req.all_logits must be false. The default runs
+  // forward() and selects on the host; a device backend selects where the logits are.
+  virtual StepStatus forward_top(const ForwardRequest& req, int n, TopLogits& top);
   // Forget cached positions >= n (regenerate, edit-and-resend, fork at a token).
   virtual void truncate(int n_positions) = 0;
   virtual int n_cached() const = 0;

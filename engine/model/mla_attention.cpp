@@ -106,7 +106,9 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
   for (int t = 0; t < n; ++t) {
     const int pos = start_pos + t;
     const int n_keys = pos + 1;
-    pool.parallel_for(H, 1, [&](int64_t h0, int64_t h1) {
+    // Short contexts make a head's work smaller than a thread wake-up: keep those on one thread.
+    const int64_t head_work = static_cast<int64_t>(n_keys) * (absorbed ? r + rope : qk + vd) + (absorbed ? 2 * r * (nope + vd) : 0);
+    pool.parallel_for(H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, head_work)), [&](int64_t h0, int64_t h1) {
       for (int64_t hh = h0; hh < h1; ++hh) {
         const float* q_nope = q + (t * H + hh) * qk;
         const float* q_pe = q_nope + nope;

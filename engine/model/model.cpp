@@ -7,21 +7,17 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <unordered_set>
 
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include "../error.h"
 #include "../kv_memory.h"
+#include "../tokenizer/tokenizer.h"
 #include "../weights/gguf.h"
 #include "../weights/gguf_file.h"
 
-// The tokenizer engineer's header may not be on this branch yet; without it GGUF models load
-// without their embedded tokenizer.
-#if __has_include("engine/tokenizer/tokenizer.h")
-#include "engine/tokenizer/tokenizer.h"
-#define MLASCOPE_MODEL_HAS_TOKENIZER_PARTS 1
-#endif
 
 namespace mlascope {
 
@@ -268,6 +264,17 @@ std::shared_ptr<Model> Model::bind(ModelConfig config, WeightStore weights, std:
   m->weights_ = std::move(weights);
   m->name_ = source_name;
   ModelBinder{*m, source_name}.run();
+  // Extra tensors are legal (V3's multi-token-prediction layer, FP8 scales); say so once, quietly.
+  std::unordered_set<const TensorView*> bound;
+  for_each_weight(*m, [&](const TensorView& t, Use) { bound.insert(&t); });
+  int unused = 0;
+  std::string example;
+  for (const std::string& n : m->weights_.names()) {
+    const TensorView* t = m->weights_.find(n);
+    if (bound.count(t) || (n.size() > 10 && n.compare(n.size() - 10, 10, "_scale_inv") == 0)) continue;
+    if (unused++ == 0) example = n;
+  }
+  if (unused > 0) engine_log()->info("{}: {} tensors not used by the model (e.g. '{}')", source_name, unused, example);
   m->memory_.weight_bytes = m->weight_bytes();
   m->memory_.total_bytes = m->memory_.weight_bytes;
   return m;
@@ -290,12 +297,10 @@ std::shared_ptr<Model> ModelBinder::load_gguf_model(const fs::path& file, const 
   WeightStore weights;
   ModelConfig config;
   std::shared_ptr<TokenizerParts> tokenizer;
-#ifdef MLASCOPE_MODEL_HAS_TOKENIZER_PARTS
   {
     const GgufFile f = GgufFile::open(file);
     if (gguf_has_tokenizer(f)) tokenizer = std::make_shared<TokenizerParts>();
   }
-#endif
   load_gguf(weights, file, opt.progress, &config, tokenizer.get());
   const int context = context_for(config, opt, file.string());
   std::shared_ptr<Model> m = Model::bind(std::move(config), std::move(weights), file.string());

@@ -516,6 +516,7 @@ Tokenizer Tokenizer::from_parts(const TokenizerParts& parts, const std::string& 
     const int32_t type = parts.token_types.empty() ? 1 : parts.token_types[i];
     const std::string& s = parts.tokens[i];
     const auto id = static_cast<int32_t>(i);
+    if (type == 5) continue;        // unused (vocab padding up to the model's vocab_size): decodes to nothing
     if (type == 3 || type == 4) {  // control, user-defined: matched in text before BPE
       added.push_back({id, s, type == 3, false, false});
       continue;

@@ -57,6 +57,7 @@ class TraceModel {
  public:
   void reset(SessionMeta meta);
   void append(StepRecord rec);                // position must equal size()
+  void reserve(size_t n_tokens) { tokens_.reserve(n_tokens); }  // bulk loads (session replay)
   void truncate(size_t n_tokens);             // regenerate / fork: drop tokens >= n
   void add_message(Message m);
   void update_message(size_t index, Message m);

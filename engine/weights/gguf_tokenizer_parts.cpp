@@ -16,7 +16,17 @@ void fill_tokenizer_parts(const GgufTokenizer& from, TokenizerParts* to) {
   if (!to) return;
 #ifdef MLASCOPE_HAVE_TOKENIZER_PARTS
   to->tokens = from.tokens;
-  to->merges = from.merges;
+  // GGUF stores merges as "left right"; TokenizerParts holds the pair (a token never contains a
+  // space in the byte-level alphabet, so the one space is the separator).
+  to->merges.clear();
+  to->merges.reserve(from.merges.size());
+  for (size_t i = 0; i < from.merges.size(); ++i) {
+    const std::string& m = from.merges[i];
+    const size_t sp = m.find(' ');
+    if (sp == std::string::npos || sp == 0 || sp + 1 == m.size() || m.find(' ', sp + 1) != std::string::npos)
+      fail("gguf", "", "tokenizer.ggml.merges[" + std::to_string(i) + "]: '" + m + "' is not two tokens separated by one space");
+    to->merges.emplace_back(m.substr(0, sp), m.substr(sp + 1));
+  }
   to->token_types = from.token_types;
   to->pre = from.pre;
   to->bos_id = from.bos_id;

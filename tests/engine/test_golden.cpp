@@ -22,165 +22,27 @@
 #include "engine/weights/safetensors.h"
 #include "support/data_paths.h"
 #include "support/golden.h"
+#include "support/golden_compare.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
 
 namespace {
 
-// What the engine produced for one run, by golden tensor name.
-struct Produced {
-  std::map<std::string, RecordedTensor> t;
-};
-
-std::shared_ptr<Model> model_for(const fs::path& dir) {
-  static std::map<std::string, std::shared_ptr<Model>> cache;
-  auto& m = cache[dir.string()];
-  if (!m) m = Model::load(dir);
-  return m;
-}
+using test::check_all;
+using test::compare;
+using test::describe_failures;
+using test::Produced;
+using test::where_of;
 
 Produced run_engine(const Model& model, MlaMode mode, bool prefill, const std::vector<int32_t>& prompt, int n_greedy) {
-  const ModelConfig& c = model.config();
   BackendOptions o;
   o.device = DeviceKind::Cpu;
   o.n_threads = 2;
   o.mla = mode;
   o.max_context = static_cast<int>(prompt.size()) + n_greedy + 1;
   auto backend = make_cpu_backend(model, o);
-  const int T = static_cast<int>(prompt.size());
-  ActivationRecorder rec(c, T);
-  std::vector<float> logits;
-  ForwardRequest req;
-  req.trace = &rec;
-  req.all_logits = true;
-  if (prefill) {
-    req.tokens = prompt;
-    EXPECT_EQ(backend->forward(req, logits), StepStatus::Ok);
-  } else {
-    for (int p = 0; p < T; ++p) {
-      req.tokens = std::span<const int32_t>(&prompt[static_cast<size_t>(p)], 1);
-      req.start_pos = p;
-      EXPECT_EQ(backend->forward(req, logits), StepStatus::Ok);
-    }
-  }
-  EXPECT_EQ(backend->n_cached(), T);
-  const size_t V = static_cast<size_t>(c.vocab_size);
-  std::vector<float> last(logits.end() - static_cast<std::ptrdiff_t>(V), logits.end());
-  RecordedTensor gid, glog;
-  gid.is_i32 = true;
-  gid.shape = {n_greedy};
-  glog.shape = {n_greedy, c.vocab_size};
-  req.all_logits = false;  // the recorder ignores positions >= T; the decode path is what runs here
-  for (int i = 0; i < n_greedy; ++i) {
-    const int32_t id = static_cast<int32_t>(std::max_element(last.begin(), last.end()) - last.begin());
-    gid.i32.push_back(id);
-    glog.f32.insert(glog.f32.end(), last.begin(), last.end());
-    if (i + 1 == n_greedy) break;
-    req.tokens = std::span<const int32_t>(&gid.i32.back(), 1);
-    req.start_pos = T + i;
-    EXPECT_EQ(backend->forward(req, last), StepStatus::Ok);
-  }
-  Produced out;
-  for (const std::string& name : rec.names()) out.t[name] = *rec.find(name);
-  out.t["greedy_ids"] = std::move(gid);
-  out.t["greedy_logits"] = std::move(glog);
-  return out;
-}
-
-std::string where_of(const std::vector<int64_t>& shape, size_t flat) {
-  std::ostringstream s;
-  if (shape.size() == 3) {  // attn [head, query position, key position]
-    const size_t k = flat % static_cast<size_t>(shape[2]);
-    const size_t q = flat / static_cast<size_t>(shape[2]) % static_cast<size_t>(shape[1]);
-    const size_t h = flat / static_cast<size_t>(shape[2] * shape[1]);
-    s << "head " << h << ", position " << q << ", key " << k;
-  } else if (shape.size() == 2) {
-    s << "position " << flat / static_cast<size_t>(shape[1]) << ", index " << flat % static_cast<size_t>(shape[1]);
-  } else {
-    s << "position " << flat;
-  }
-  return s.str();
-}
-
-// First divergence of one tensor, or nothing when it is within tolerance.
-std::optional<std::string> compare(const std::string& name, const RecordedTensor& got, const test::GoldenTensor& want,
-                                   double tol) {
-  if (got.shape != want.shape) {
-    std::ostringstream s;
-    s << name << ": shape differs";
-    return s.str();
-  }
-  for (size_t i = 0; i < want.data.size(); ++i) {
-    const double g = got.is_i32 ? got.i32[i] : got.f32[i];
-    const double d = std::fabs(g - static_cast<double>(want.data[i]));
-    if (!(d <= tol)) {
-      std::ostringstream s;
-      s << name << " at " << where_of(want.shape, i) << ": got " << g << ", golden " << want.data[i] << ", |diff| " << d
-        << " > " << tol;
-      return s.str();
-    }
-  }
-  return std::nullopt;
-}
-
-// route_idx as sets per position, route_w matched by expert id.
-std::optional<std::string> compare_routes(int layer, const Produced& p, const test::Golden& g) {
-  const std::string L = std::to_string(layer);
-  const auto& gi = g.tensor("route_idx." + L);
-  const auto& gw = g.tensor("route_w." + L);
-  const RecordedTensor& pi = p.t.at("route_idx." + L);
-  const RecordedTensor& pw = p.t.at("route_w." + L);
-  const double tol = g.tolerance("route_w." + L);
-  const int64_t T = gi.dim(0), k = gi.dim(1);
-  for (int64_t t = 0; t < T; ++t) {
-    std::map<int32_t, float> want, got;
-    for (int64_t i = 0; i < k; ++i) {
-      want[gi.ints[static_cast<size_t>(t * k + i)]] = gw.data[static_cast<size_t>(t * k + i)];
-      got[pi.i32[static_cast<size_t>(t * k + i)]] = pw.f32[static_cast<size_t>(t * k + i)];
-    }
-    std::ostringstream s;
-    for (const auto& [e, w] : want) {
-      auto it = got.find(e);
-      if (it == got.end()) {
-        s << "route_idx." << L << " at position " << t << ": golden expert " << e << " not chosen (got {";
-        for (const auto& [ge, gw2] : got) s << ge << " ";
-        s << "})";
-        return s.str();
-      }
-      if (!(std::fabs(it->second - w) <= tol)) {
-        s << "route_w." << L << " at position " << t << ", expert " << e << ": got " << it->second << ", golden " << w
-          << " > tol " << tol;
-        return s.str();
-      }
-    }
-  }
-  return std::nullopt;
-}
-
-// Every check in forward order; returns the first failure and how many tensors failed in all.
-std::vector<std::string> check_all(const Produced& p, const test::Golden& g, const ModelConfig& c) {
-  std::vector<std::string> fails;
-  auto check = [&](const std::string& name) {
-    if (auto f = compare(name, p.t.at(name), g.tensor(name), g.tolerance(name))) fails.push_back(*f);
-  };
-  check("embed");
-  for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const std::string L = std::to_string(l);
-    check("kv_latent." + L);
-    check("k_rope." + L);
-    check("attn." + L);
-    if (c.is_moe_layer(l)) {
-      check("router_probs." + L);
-      if (auto f = compare_routes(l, p, g)) fails.push_back(*f);
-    }
-    check("hidden." + L);
-  }
-  check("final_norm");
-  check("logits");
-  if (auto f = compare("greedy_ids", p.t.at("greedy_ids"), g.tensor("greedy_ids"), 0.0)) fails.push_back(*f);
-  check("greedy_logits");
-  return fails;
+  return test::run_golden(*backend, model.config(), prefill, prompt, n_greedy);
 }
 
 struct GoldenParam {
@@ -210,17 +72,12 @@ class GoldenCase : public ::testing::TestWithParam<GoldenParam> {};
 TEST_P(GoldenCase, MatchesReferenceActivations) {
   const GoldenParam& gp = GetParam();
   const test::Golden g(gp.case_dir);
-  const auto model = model_for(gp.case_dir);
+  const auto model = test::golden_model(gp.case_dir);
   const std::vector<int32_t> prompt = g.prompt_ids();
   const int n_greedy = static_cast<int>(g.tensor("greedy_ids").numel());
   const Produced p = run_engine(*model, gp.mode, gp.prefill, prompt, n_greedy);
   const std::vector<std::string> fails = check_all(p, g, model->config());
-  if (!fails.empty()) {
-    std::ostringstream s;
-    s << "first divergence: " << fails.front() << " (" << fails.size() << " tensors out of tolerance in all)";
-    for (size_t i = 1; i < fails.size() && i < 6; ++i) s << "\n  then: " << fails[i];
-    FAIL() << s.str();
-  }
+  if (!fails.empty()) FAIL() << describe_failures(fails);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllCases, GoldenCase, ::testing::ValuesIn(all_params()), param_name);
@@ -230,7 +87,7 @@ TEST(GoldenRouting, DecisionMarginsMatchReference) {
   // computed from float32 scores that differ by up to 1e-4 * scale, so the margins agree to that.
   for (const fs::path& d : test::golden_case_dirs()) {
     const test::Golden g(d);
-    const auto model = model_for(d);
+    const auto model = test::golden_model(d);
     const Produced p = run_engine(*model, MlaMode::Absorbed, true, g.prompt_ids(), 1);
     for (int l = 0; l < model->config().num_hidden_layers; ++l) {
       if (!model->config().is_moe_layer(l)) continue;

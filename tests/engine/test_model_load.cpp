@@ -13,16 +13,22 @@
 
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/gguf_export.h"
 #include "engine/weights/safetensors.h"
 #include "engine/weights/weight_store.h"
 #include "support/data_paths.h"
+#include "support/temp_cleanup.h"
 #include "support/fp8_checkpoint.h"
 #include "support/golden.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
 using nlohmann::json;
+
+namespace {
+const test::TempCleanup kTempCleanup;
+}  // namespace
 
 namespace {
 
@@ -358,6 +364,25 @@ TEST(ModelLoad, GgufExportOfAGoldenCaseBindsTheSameWeights) {
   }
 }
 
+// The demo model as GGUF with its tokenizer: Model::load hands the embedded tokenizer out.
+TEST(ModelLoad, GgufWithTokenizerCarriesItIntoTheModel) {
+  const fs::path src = test::asset_path("models/mla-moe-demo");
+  std::shared_ptr<Model> hf = Model::load(src, no_memory_check());
+  const GgufTokenizer tok = gguf_tokenizer_from_hf(src, hf->config());
+  const fs::path dir = test::temp_dir("model-gguf-tok");
+  GgufExportOptions o;
+  o.type = DType::BF16;
+  o.tokenizer = &tok;
+  export_gguf(hf->weights(), hf->config(), dir / "demo.gguf", o);
+  std::shared_ptr<Model> g = Model::load(dir, no_memory_check());  // a folder with one .gguf
+  EXPECT_EQ(g->name(), "demo.gguf");
+  EXPECT_EQ(g->n_params(), hf->n_params());
+  ASSERT_NE(g->embedded_tokenizer(), nullptr);
+  EXPECT_EQ(g->embedded_tokenizer()->tokens.size(), 4096u);  // MODEL_CARD: 4096 entries
+  EXPECT_EQ(g->embedded_tokenizer()->bos_id, 0);
+  EXPECT_EQ(g->embedded_tokenizer()->eos_id, 1);
+}
+
 // ---- memory ----
 
 TEST(ModelMemory, RefusesWhenWeightsPlusCacheExceedAvailable) {
@@ -415,6 +440,18 @@ TEST(ShardedLoad, TwoShardsGiveTheSameTensorsAsOneFile) {
     EXPECT_EQ(std::memcmp(t->data, s.data, s.nbytes), 0) << n;
   }
   EXPECT_NE(sharded->weights().file_of("lm_head.weight").find("model-0000"), std::string::npos);
+}
+
+TEST(ShardedLoad, ProgressReportsEveryShardAndEndsAtTheTotal) {
+  const fs::path dir = make_sharded("v2-lite-tiny", "progress");
+  std::vector<std::pair<uint64_t, uint64_t>> calls;
+  WeightStore::open(dir, [&](uint64_t done, uint64_t total) { calls.emplace_back(done, total); });
+  const uint64_t total = fs::file_size(dir / "model-00001-of-00002.safetensors") +
+                         fs::file_size(dir / "model-00002-of-00002.safetensors");
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_LT(calls[0].first, calls[1].first);
+  EXPECT_EQ(calls[1].first, total);
+  EXPECT_EQ(calls[1].second, total);
 }
 
 TEST(ShardedLoadBad, IndexNamesAShardThatDoesNotExist) {

@@ -12,10 +12,15 @@
 #include "engine/error.h"
 #include "engine/weights/safetensors.h"
 #include "support/data_paths.h"
+#include "support/temp_cleanup.h"
 #include "support/golden.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
+
+namespace {
+const test::TempCleanup kTempCleanup;
+}  // namespace
 
 namespace {
 
@@ -289,6 +294,44 @@ TEST(SafetensorsBad, DuplicateTensorName) {
 
 TEST(SafetensorsBad, MetadataMustBeStrings) {
   expect_error(craft("meta", R"({"__metadata__": {"format": 3}})", 0), {"__metadata__", "format"});
+}
+
+// Random corruption of a real header (digits, brackets, quotes flipped): every outcome is either a
+// clean parse whose views all lie inside the data, or one Error line naming the file. Never a crash.
+TEST(SafetensorsBad, RandomHeaderCorruptionIsRejectedOrStaysInBounds) {
+  const std::string bytes = read_bytes(test::data_path("golden/v2-lite-tiny/model.safetensors"));
+  uint64_t data_start = 0;
+  raw_header(bytes, data_start);
+  const std::string header = bytes.substr(8, data_start - 8);
+  const auto* data = reinterpret_cast<const uint8_t*>(bytes.data()) + data_start;
+  const uint64_t data_size = bytes.size() - data_start;
+  const char alphabet[] = "0123456789[]{},:\" -eE.F";
+  uint32_t rng = 12345;
+  auto next = [&] { return rng = rng * 1664525u + 1013904223u; };
+  int accepted = 0, rejected = 0;
+  for (int iter = 0; iter < 3000; ++iter) {
+    std::string h = header;
+    const int edits = 1 + static_cast<int>(next() % 3);
+    for (int e = 0; e < edits; ++e)
+      h[next() % h.size()] = alphabet[next() % (sizeof alphabet - 1)];
+    SafetensorsFile f;
+    try {
+      parse_safetensors_header("fuzz.safetensors", h.data(), h.size(), data, data_size, f);
+      ++accepted;
+      for (const TensorView& t : f.tensors) {
+        const auto* p = static_cast<const uint8_t*>(t.data);
+        ASSERT_TRUE(p >= data && p + t.nbytes <= data + data_size) << "iteration " << iter << " tensor " << t.name;
+        ASSERT_EQ(t.nbytes, dtype_bytes(t.dtype, static_cast<size_t>(t.numel()))) << t.name;
+      }
+    } catch (const Error& e) {
+      ++rejected;
+      const std::string m = e.what();
+      ASSERT_EQ(m.rfind("[safetensors] fuzz.safetensors: ", 0), 0u) << m;
+      ASSERT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+  }
+  EXPECT_GT(rejected, 1000);  // most edits break something the parser must notice
+  std::printf("corrupted headers: %d rejected, %d still valid\n", rejected, accepted);
 }
 
 // ---- writer ----

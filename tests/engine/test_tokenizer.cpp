@@ -8,8 +8,11 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "engine/config.h"
 #include "engine/error.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/weights/gguf.h"
+#include "engine/weights/gguf_export.h"
 #include "support/data_paths.h"
 
 using namespace mlascope;
@@ -169,6 +172,22 @@ TEST(TokenizerParts, FromPartsMatchesReferenceIds) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("llama-bpe"), std::string::npos) << e.what();
   }
+}
+
+// The path a GGUF file takes: tokenizer.json -> GGUF tokenizer keys -> TokenizerParts -> Tokenizer.
+TEST(TokenizerParts, DemoThroughGgufKeysKeepsGoldenPrompt) {
+  const auto dir = asset_path("models/mla-moe-demo");
+  const GgufTokenizer g = gguf_tokenizer_from_hf(dir, ModelConfig::from_file(dir / "config.json"));
+  TokenizerParts p;
+  fill_tokenizer_parts(g, &p);
+  const Tokenizer t = Tokenizer::from_parts(p, "demo.gguf");
+  const std::vector<int32_t> want = read_i32_tensor(dir / "golden.safetensors", "prompt_ids");
+  const std::vector<int32_t> got =
+      cat({{t.bos_id()}, t.encode("And God said unto Moses, "), t.encode("def fibonacci(n):\n    if n < 2:\n        return n\n")});
+  EXPECT_EQ(got, want);
+  EXPECT_TRUE(t.add_bos());
+  EXPECT_EQ(t.eos_id(), 1);
+  EXPECT_TRUE(t.is_special(2));
 }
 
 TEST(TokenizerSpecial, SpecialTokensOnlyWhenAsked) {

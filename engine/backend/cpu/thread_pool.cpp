@@ -6,9 +6,9 @@
 namespace mlascope::cpu {
 
 namespace {
-// Spin this many polls before sleeping: a decode step issues its loops microseconds apart, and a
-// condition-variable wake costs more than that.
-constexpr int kSpinPolls = 20000;
+// Polls before a worker sleeps: 2000 pause polls (decode issues its loops microseconds apart and a
+// condition-variable wake costs more), then yields so an oversubscribed core goes to someone else.
+constexpr int kSpinPolls = 4000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -21,7 +21,7 @@ ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -34,20 +34,28 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
-void ThreadPool::run_share(int index) {
-  if (index >= job_parts_) return;
-  // Part i covers [i*n/parts, (i+1)*n/parts): contiguous, so each thread streams its own weight rows.
-  const int64_t begin = job_n_ * index / job_parts_;
-  const int64_t end = job_n_ * (index + 1) / job_parts_;
-  if (begin < end) (*job_)(begin, end);
+void ThreadPool::work(uint64_t gen) {
+  for (;;) {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    if ((s >> 32) != (gen & 0xffffffffu)) return;  // a later job: this generation is over
+    const int idx = static_cast<int>(s & 0xffffffffu);
+    if (idx >= job_parts_) return;
+    if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel)) continue;
+    // Chunk i covers [i*n/parts, (i+1)*n/parts): contiguous, so a thread streams its own weight rows.
+    const int64_t begin = job_n_ * idx / job_parts_;
+    const int64_t end = job_n_ * (idx + 1) / job_parts_;
+    if (begin < end) (*job_)(begin, end);
+    done_.fetch_add(1, std::memory_order_acq_rel);
+  }
 }
 
-void ThreadPool::worker_loop(int index) {
+void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
     for (int spin = 0; g == seen && spin < kSpinPolls; ++spin) {
-      cpu_relax();
+      if (spin < kSpinPolls / 2) cpu_relax();
+      else std::this_thread::yield();
       g = generation_.load(std::memory_order_acquire);
     }
     if (g == seen) {
@@ -57,8 +65,7 @@ void ThreadPool::worker_loop(int index) {
     }
     seen = g;
     if (stop_.load()) return;
-    run_share(index);
-    pending_.fetch_sub(1, std::memory_order_acq_rel);
+    work(g);
   }
 }
 
@@ -74,15 +81,21 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   job_ = &fn;
   job_n_ = n;
   job_parts_ = parts;
-  pending_.store(n_threads_ - 1, std::memory_order_release);
+  done_.store(0, std::memory_order_relaxed);
+  const uint64_t gen = ++gen_;
+  state_.store((gen & 0xffffffffu) << 32, std::memory_order_release);
   {
     // Taking the lock orders the bump against a worker that is about to sleep.
     std::lock_guard<std::mutex> lock(mutex_);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
+    generation_.store(gen, std::memory_order_release);
   }
   wake_.notify_all();
-  run_share(0);
-  while (pending_.load(std::memory_order_acquire) != 0) cpu_relax();
+  work(gen);
+  // Only chunks a worker already claimed are waited for; unclaimed ones ran here.
+  for (int spin = 0; done_.load(std::memory_order_acquire) != parts; ++spin) {
+    if (spin < 2000) cpu_relax();
+    else std::this_thread::yield();
+  }
   job_ = nullptr;
 }
 

@@ -1,6 +1,8 @@
 // engine/backend/cpu/thread_pool.h — a fixed set of worker threads created once per backend.
 // Decode runs dozens of tiny parallel loops per token, so the pool never creates threads on the hot
-// path: workers spin briefly on a generation counter, then sleep on a condition variable.
+// path: workers spin briefly on a generation counter, then sleep on a condition variable. Chunks
+// are claimed, not assigned: when a worker is descheduled (an oversubscribed machine) the caller
+// runs its chunk instead of waiting for it to wake up.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -28,17 +30,20 @@ class ThreadPool {
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
  private:
-  void worker_loop(int index);
-  void run_share(int index);
+  void worker_loop();
+  // Claims and runs chunks of generation `gen` until none are left.
+  void work(uint64_t gen);
 
   int n_threads_ = 1;
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<uint64_t> generation_{0};  // bumped per parallel_for; workers wake on a change
+  std::atomic<uint64_t> state_{0};       // (generation << 32) | next unclaimed chunk
+  std::atomic<int> done_{0};             // chunks finished in the current generation
   std::atomic<bool> stop_{false};
-  // The job of the current generation.
+  uint64_t gen_ = 0;                     // caller side copy of generation_
+  // The job of the current generation (published by the release store of state_).
   const std::function<void(int64_t, int64_t)>* job_ = nullptr;
   int64_t job_n_ = 0;
   int job_parts_ = 0;

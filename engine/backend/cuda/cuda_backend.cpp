@@ -30,6 +30,7 @@ namespace {
 constexpr uint64_t kScoreBudget = 384ull << 20;  // scores + nope/rope parts of one prefill chunk
 constexpr uint64_t kDeviceReserve = 512ull << 20;  // CUDA context, cuBLAS workspace, fragmentation
 constexpr int kMaxChunk = 512;
+static_assert(kMaxTopLogits <= kMaxSampleTop, "forward_top selects with top_k_logits");
 
 double gib(uint64_t b) { return static_cast<double>(b) / (1024.0 * 1024.0 * 1024.0); }
 
@@ -147,31 +148,32 @@ class CudaBackend final : public Backend {
   uint64_t kv_bytes_in_use() const override { return static_cast<uint64_t>(n_cached_) * cache_row_bytes(); }
 
   StepStatus forward(const ForwardRequest& req, std::vector<float>& logits) override {
-    const int n = static_cast<int>(req.tokens.size());
-    if (req.start_pos != n_cached_)
-      fail("cuda", "forward", "start_pos " + std::to_string(req.start_pos) + " but " + std::to_string(n_cached_) +
-                                  " positions are cached");
-    if (n == 0) {
-      logits.clear();
-      return StepStatus::Ok;
-    }
-    if (req.start_pos + n > z_.ctx) return StepStatus::ContextFull;
-    for (int32_t t : req.tokens)
-      if (t < 0 || t >= z_.V)
-        fail("cuda", "forward", "token id " + std::to_string(t) + " outside the vocabulary (" + std::to_string(z_.V) + ")");
-    TraceSink* tr = (req.trace && req.trace->any()) ? req.trace : nullptr;
-    const bool rows_all = req.all_logits || (tr && tr->wants(TracePoint::Logits));
-    logits.clear();
-    for (int c0 = 0; c0 < n; c0 += z_.nc) {
-      const int m = std::min(z_.nc, n - c0);
-      const bool last = c0 + m == n;
-      const int first_row = rows_all ? 0 : (last ? m - 1 : m);  // m: no logits from this chunk
-      run_chunk(req.tokens.subspan(static_cast<size_t>(c0), static_cast<size_t>(m)), req.start_pos + c0, first_row,
-                tr, logits);
-      n_cached_ = req.start_pos + c0 + m;
-    }
-    if (!req.all_logits && logits.size() > static_cast<size_t>(z_.V))
-      logits.erase(logits.begin(), logits.end() - z_.V);
+    return run(req, &logits);
+  }
+
+  // The graph (or eager) step, then the top-n selection over the vocabulary on the device: only
+  // n ids, n logits and the log-sum-exp cross to the host.
+  StepStatus forward_top(const ForwardRequest& req, int n_top, TopLogits& top) override {
+    if (n_top < 1 || n_top > kMaxTopLogits || n_top > z_.V)
+      fail("cuda", "forward_top", "n = " + std::to_string(n_top) + " outside 1.." +
+                                      std::to_string(std::min(z_.V, kMaxTopLogits)));
+    // A Logits trace point needs every row on the host anyway.
+    if (req.all_logits || (req.trace && req.trace->wants(TracePoint::Logits))) return Backend::forward_top(req, n_top, top);
+    const StepStatus st = run(req, nullptr);
+    if (st != StepStatus::Ok || req.tokens.empty()) return st;
+    top_k_logits(d_logits_.as<float>(), z_.V, n_top, d_top_id_.as<int32_t>(), d_top_logit_.as<float>(),
+                 d_lse_.as<float>(), nullptr, stream_);
+    auto* hid = h_top_.as<int32_t>();
+    auto* hl = reinterpret_cast<float*>(hid + kMaxTopLogits);
+    MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(hid, d_top_id_.as<int32_t>(), static_cast<size_t>(n_top) * 4,
+                                        cudaMemcpyDeviceToHost, stream_));
+    MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(hl, d_top_logit_.as<float>(), static_cast<size_t>(n_top) * 4,
+                                        cudaMemcpyDeviceToHost, stream_));
+    MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(hl + kMaxTopLogits, d_lse_.as<float>(), 4, cudaMemcpyDeviceToHost, stream_));
+    MLASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+    top.id.assign(hid, hid + n_top);
+    top.logit.assign(hl, hl + n_top);
+    top.lse = hl[kMaxTopLogits];
     return StepStatus::Ok;
   }
 
@@ -195,6 +197,33 @@ class CudaBackend final : public Backend {
     MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(ids.data(), d_top_id_.as<int32_t>(), ids.size() * 4, cudaMemcpyDeviceToHost, stream_));
     MLASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream_));
     return ids;
+  }
+
+  // logits null: the last position's logits stay on the device (d_logits_ row 0), nothing else crosses.
+  StepStatus run(const ForwardRequest& req, std::vector<float>* logits) {
+    const int n = static_cast<int>(req.tokens.size());
+    if (req.start_pos != n_cached_)
+      fail("cuda", "forward", "start_pos " + std::to_string(req.start_pos) + " but " + std::to_string(n_cached_) +
+                                  " positions are cached");
+    if (logits) logits->clear();
+    if (n == 0) return StepStatus::Ok;
+    if (req.start_pos + n > z_.ctx) return StepStatus::ContextFull;
+    for (int32_t t : req.tokens)
+      if (t < 0 || t >= z_.V)
+        fail("cuda", "forward", "token id " + std::to_string(t) + " outside the vocabulary (" + std::to_string(z_.V) + ")");
+    TraceSink* tr = (req.trace && req.trace->any()) ? req.trace : nullptr;
+    const bool rows_all = logits && (req.all_logits || (tr && tr->wants(TracePoint::Logits)));
+    for (int c0 = 0; c0 < n; c0 += z_.nc) {
+      const int m = std::min(z_.nc, n - c0);
+      const bool last = c0 + m == n;
+      const int first_row = rows_all ? 0 : (last ? m - 1 : m);  // m: no logits from this chunk
+      run_chunk(req.tokens.subspan(static_cast<size_t>(c0), static_cast<size_t>(m)), req.start_pos + c0, first_row,
+                tr, logits);
+      n_cached_ = req.start_pos + c0 + m;
+    }
+    if (logits && !req.all_logits && logits->size() > static_cast<size_t>(z_.V))
+      logits->erase(logits->begin(), logits->end() - z_.V);
+    return StepStatus::Ok;
   }
 
   CudaBackendInfo info() const {
@@ -330,6 +359,7 @@ class CudaBackend final : public Backend {
     h_attn_.alloc(4ull * 3 * z.H * z.ctx);
     h_route_.alloc(static_cast<uint64_t>(z.L) * nc * (8ull * z.E + 8ull * z.k + 12) + 64);
     h_lists_.alloc(8 * nc * (z.k + 1ull));
+    h_top_.alloc(4ull * (2 * kMaxTopLogits + 1));
   }
 
   void set_start(int start) {
@@ -605,8 +635,9 @@ class CudaBackend final : public Backend {
     }
   }
 
+  // logits null: rows [first_row, n) are left in d_logits_ (the caller selects on the device).
   void run_chunk(std::span<const int32_t> tokens, int start, int first_row, TraceSink* tr,
-                 std::vector<float>& logits) {
+                 std::vector<float>* logits) {
     const int n = static_cast<int>(tokens.size());
     std::memcpy(h_tokens_.as<int32_t>(), tokens.data(), static_cast<size_t>(n) * 4);
     MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(d_tokens_.as<int32_t>(), h_tokens_.as<int32_t>(), static_cast<size_t>(n) * 4,
@@ -625,13 +656,19 @@ class CudaBackend final : public Backend {
       head(n, first_row, tr, start);
     }
     const int m = n - first_row;
+    if (!logits) {
+      // The last chunk's row stays for the selection kernel (same stream, the caller synchronises);
+      // an earlier chunk waits, as below, before the pinned token buffer is rewritten.
+      if (m <= 0) MLASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream_));
+      return;
+    }
     if (m > 0) {
       const size_t cnt = static_cast<size_t>(m) * z_.V;
       MLASCOPE_CUDA_CHECK(cudaMemcpyAsync(h_logits_.as<float>(), d_logits_.as<float>(), cnt * 4, cudaMemcpyDeviceToHost,
                                           stream_));
       MLASCOPE_CUDA_CHECK(cudaStreamSynchronize(stream_));
       const float* hl = h_logits_.as<float>();
-      logits.insert(logits.end(), hl, hl + cnt);
+      logits->insert(logits->end(), hl, hl + cnt);
       if (tr && tr->wants(TracePoint::Logits))
         for (int t = 0; t < m; ++t)
           tr->on_vector(TracePoint::Logits, 0, start + first_row + t,
@@ -743,7 +780,7 @@ class CudaBackend final : public Backend {
   DevBuf cache_, x_, h_, xe_, ye_, qa_, q_, kv_, lat_, qcat_, olat_, ov_, kvb_, rlog_, g_, u_, act_, S_, Sn_, Sr_,
       d_logits_, r_scores_, r_sel_, r_idx_, r_w_, r_kept_, r_margin_, slot_e_, slot_w_, part_o_, part_m_, part_l_,
       list_rows_, list_w_, d_tokens_, d_start_, d_top_id_, d_top_logit_, d_lse_, wbuf_;
-  PinnedBuf h_tokens_, h_start_, h_logits_, h_vec_, h_attn_, h_route_, h_lists_;
+  PinnedBuf h_tokens_, h_start_, h_logits_, h_vec_, h_attn_, h_route_, h_lists_, h_top_;
 };
 
 namespace {
