@@ -13,6 +13,8 @@
 #include "engine/generator.h"
 #include "engine/model/model.h"
 #include "engine_options.h"
+#include "sessions/recorder.h"
+#include "sessions/session_db.h"
 
 #if __has_include("engine/tokenizer/tokenizer.h")
 #include "engine/tokenizer/tokenizer.h"
@@ -32,6 +34,9 @@ struct GenerateArgs {
   int n = 64;
   SamplerSettings sampler;
   bool show_ids = false;
+  bool record = false;      // --record: keep the session in the database
+  std::string title;
+  std::string session_db;
 };
 
 const char* stop_name(StopReason r) {
@@ -74,11 +79,34 @@ void run_generate(const GenerateArgs& a) {
   BackendOptions bo = backend_options(a.engine);
   Generator gen(model, make_backend(*model, bo), tokenizer);
   gen.sampler().set_settings(a.sampler);
-  gen.set_capture(CaptureSettings{CapturePolicy::Off, 0});
+  gen.set_capture(CaptureSettings{a.record ? CapturePolicy::Routing : CapturePolicy::Off, 0});
+
+  // Recording never stops generation: a database that cannot be written only costs a warning.
+  std::unique_ptr<sessions::SessionRecorder> recorder;
+  if (a.record) {
+    SessionMeta meta;
+    meta.title = a.title.empty() ? a.prompt.substr(0, 60) : a.title;
+    meta.model_name = model->name();
+    meta.model_path = fs::absolute(model->path()).string();
+    meta.config_json = model->config_json();
+    meta.config = c;
+    meta.backend = gen.backend().name();
+    meta.mla_mode = to_string(gen.backend().mla_mode());
+    meta.sampler_json = a.sampler.to_json();
+    meta.engine_version = MLASCOPE_VERSION;
+    meta.capture = CapturePolicy::Routing;
+    std::string why;
+    recorder = sessions::try_start_recording(sessions::resolve_session_db(a.session_db), meta, {}, why);
+    if (!recorder) std::fprintf(stderr, "mlascope: warning: not recording: %s\n", why.c_str());
+    else recorder->add_message(0, {"user", a.prompt, 0, static_cast<int32_t>(prompt.size())});
+  }
+  const auto keep = [&](StepRecord&& r) {
+    if (recorder) recorder->record(std::move(r));
+  };
 
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  if (gen.feed(prompt, nullptr) != StepStatus::Ok)
+  if (gen.feed(prompt, recorder ? std::function<void(StepRecord&&)>(keep) : nullptr, 0) != StepStatus::Ok)
     fail("generate", "--prompt", std::to_string(prompt.size()) + " tokens do not fit the context of " +
                                      std::to_string(gen.backend().max_context()));
   const double prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
@@ -91,17 +119,19 @@ void run_generate(const GenerateArgs& a) {
   const auto t1 = Clock::now();
   const StopReason stop = gen.generate(a.n, [&](StepRecord&& r) {
     ++produced;
+    const int32_t id = r.id;
+    keep(std::move(r));
 #ifdef MLASCOPE_HAVE_TOKENIZER
     if (decoder) {
-      const std::string s = decoder->push(r.id);
+      const std::string s = decoder->push(id);
       std::fwrite(s.data(), 1, s.size(), stdout);
       std::fflush(stdout);
       return;
     }
 #endif
-    std::printf("%d ", r.id);
+    std::printf("%d ", id);
     std::fflush(stdout);
-  });
+  }, nullptr, 1);
 #ifdef MLASCOPE_HAVE_TOKENIZER
   if (decoder) {
     const std::string s = decoder->flush();
@@ -111,6 +141,18 @@ void run_generate(const GenerateArgs& a) {
   std::printf("\n");
   std::fflush(stdout);
   const double decode_ms = std::chrono::duration<double, std::milli>(Clock::now() - t1).count();
+  if (recorder) {
+    recorder->add_message(1, {"assistant", "", static_cast<int32_t>(prompt.size()),
+                              static_cast<int32_t>(prompt.size()) + produced});
+    recorder->flush();
+    const sessions::RecorderStatus st = recorder->status();
+    if (st.recording)
+      std::fprintf(stderr, "[generate] recorded session %lld (%llu tokens) in %s\n",
+                   static_cast<long long>(recorder->session_id()), static_cast<unsigned long long>(st.tokens_committed),
+                   recorder->path().c_str());
+    else
+      std::fprintf(stderr, "mlascope: warning: %s\n", st.message.c_str());
+  }
   std::fprintf(stderr,
                "[generate] %s, %s MLA: prompt %zu tokens in %.1f ms (%.1f tok/s), %d tokens in %.1f ms (%.1f tok/s), "
                "stop: %s, KV cache %.1f KiB\n",
@@ -139,6 +181,9 @@ void register_generate(CLI::App& root, CommandContext& ctx) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", a->sampler.seed, "random seed (same seed, same tokens)");
   cmd->add_flag("--ids", a->show_ids, "print token ids instead of text");
+  cmd->add_flag("--record", a->record, "record the session (tokens + routing) in the session database");
+  cmd->add_option("--title", a->title, "title of the recorded session (default: the prompt)");
+  cmd->add_option("--session-db", a->session_db, "session database (default $MLASCOPE_SESSION_DB or ~/.local/share/mlascope/sessions.db)");
   cmd->callback([a, &ctx] {
     if (a->prompt.empty() && a->prompt_ids.empty()) fail("generate", "", "pass --prompt TEXT or --prompt-ids 1,2,3");
     run_generate(*a);

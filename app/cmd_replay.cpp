@@ -85,7 +85,7 @@ void run_replay(const ReplayArgs& a) {
   // Token by token through a replay cursor, as the GUI's timeline steps.
   TraceModel view;
   sessions::ReplayCursor cursor(source, view);
-  std::printf("%s%6s  %-18s %7s  %s%s\n", dim(m).c_str(), "pos", "token", "p", "experts by MoE layer (dominant first)",
+  std::printf("%s%6s  %-18s %7s  %s%s\n", dim(m).c_str(), "pos", "token", "p", "experts of each MoE layer (selection order)",
               reset(m).c_str());
   while (cursor.forward()) {
     const size_t t = view.size() - 1;

@@ -24,7 +24,9 @@ const char* chat_template_name(ChatTemplateKind k) {
 ChatTemplateKind parse_chat_template_kind(std::string_view name) {
   for (ChatTemplateKind k : {ChatTemplateKind::Plain, ChatTemplateKind::DeepSeekV2, ChatTemplateKind::DeepSeekV3})
     if (name == chat_template_name(k)) return k;
-  fail("tokenizer", "chat template", "'" + std::string(name) + "' is not one of plain, deepseek-v2, deepseek-v3");
+  std::string what = "'";
+  what.append(name).append("' is not one of plain, deepseek-v2, deepseek-v3");
+  fail("tokenizer", "chat template", what);
 }
 
 std::optional<ChatTemplateKind> recognize_chat_template(std::string_view j) {
@@ -96,11 +98,11 @@ std::vector<int32_t> Tokenizer::apply_chat_template(std::span<const ChatMessage>
       bos();
       for (const ChatMessage& m : msgs) {
         if (m.role == "system") {
-          text += m.content + "\n\n";
+          text.append(m.content).append("\n\n");
         } else if (m.role == "user") {
-          text += "User: " + m.content + "\n\n";
+          text.append("User: ").append(m.content).append("\n\n");
         } else {
-          text += "Assistant: " + m.content;
+          text.append("Assistant: ").append(m.content);
           eos();
         }
       }

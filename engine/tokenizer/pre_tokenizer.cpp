@@ -44,6 +44,10 @@ class Regex {
     // The input was validated once up front, so PCRE2 need not re-check it on every piece.
     int rc = jit_ ? pcre2_jit_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, nullptr)
                   : pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, nullptr);
+    // The JIT's fixed stack can run out on very long pieces (a megabyte of spaces); the
+    // interpreter keeps its backtracking frames on the heap and gets through.
+    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && jit_)
+      rc = pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
     if (rc < 0) return false;
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     b = ov[0];

@@ -47,7 +47,7 @@ TEST(ChatPty, DemoModelSessionEndToEnd) {
 
   m = s.mark();
   s.send_line("/routing 3");
-  ASSERT_TRUE(s.wait_for("> ", 10, m));
+  ASSERT_TRUE(s.wait_for_after("token 3 ", "\n> ", 30, m)) << s.text_since(m);
   out = s.text_since(m);
   EXPECT_NE(out.find("token 3 "), std::string::npos) << out;
   for (int layer = 1; layer <= 5; ++layer)
@@ -55,22 +55,22 @@ TEST(ChatPty, DemoModelSessionEndToEnd) {
 
   m = s.mark();
   s.send_line("/experts 4");
-  ASSERT_TRUE(s.wait_for("e15", 10, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("e15", 30, m)) << s.text_since(m);
   EXPECT_NE(s.text_since(m).find("layer 4"), std::string::npos);
 
   m = s.mark();
   s.send_line("/attn 0 mean");
-  ASSERT_TRUE(s.wait_for("> ", 10, m));
+  ASSERT_TRUE(s.wait_for_after("mean of heads", "\n> ", 30, m)) << s.text_since(m);
   EXPECT_TRUE(std::regex_search(s.text_since(m), std::regex("\\n\\s+\\d+\\s+'.*'\\s+0\\.\\d{3}"))) << s.text_since(m);
 
   m = s.mark();
   s.send_line("/kv");
-  ASSERT_TRUE(s.wait_for("MQA", 10, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("MQA", 30, m)) << s.text_since(m);
 
   // A code prompt that greedy decoding keeps repeating (model card sample 3): stop it with Ctrl-C.
   m = s.mark();
   s.send_line("/reset");
-  ASSERT_TRUE(s.wait_for("new conversation", 10, m));
+  ASSERT_TRUE(s.wait_for("new conversation", 30, m));
   m = s.mark();
   s.send_line("        if not isinstance(");
   ASSERT_TRUE(s.wait_for("self._parser = None", 120, m)) << s.text_since(m);
@@ -147,13 +147,13 @@ TEST(ChatPty, LoadAndContinueARecordedSession) {
     ASSERT_TRUE(s.wait_for("> ", 120)) << s.text_since(0);
     size_t m = s.mark();
     s.send_line("/sessions");
-    ASSERT_TRUE(s.wait_for("The secret of a happy life is", 10, m)) << s.text_since(m);
+    ASSERT_TRUE(s.wait_for("The secret of a happy life is", 30, m)) << s.text_since(m);
     m = s.mark();
     s.send_line("/load " + std::to_string(first_id));
-    ASSERT_TRUE(s.wait_for("type to continue it", 10, m)) << s.text_since(m);
+    ASSERT_TRUE(s.wait_for("type to continue it", 30, m)) << s.text_since(m);
     m = s.mark();
     s.send_line("/routing 2");  // views work on the loaded session before the model has seen it
-    ASSERT_TRUE(s.wait_for("token 2 ", 10, m)) << s.text_since(m);
+    ASSERT_TRUE(s.wait_for("token 2 ", 30, m)) << s.text_since(m);
     m = s.mark();
     s.send_line(" And");
     ASSERT_TRUE(s.wait_for("positions cached]", 120, m)) << s.text_since(m);
@@ -161,7 +161,7 @@ TEST(ChatPty, LoadAndContinueARecordedSession) {
         << s.text_since(m);
     m = s.mark();
     s.send_line("/load 999");
-    ASSERT_TRUE(s.wait_for("error: ", 10, m)) << s.text_since(m);
+    ASSERT_TRUE(s.wait_for("error: ", 30, m)) << s.text_since(m);
     EXPECT_NE(s.text_since(m).find("999"), std::string::npos);
     s.ctrl_d();
     ASSERT_EQ(s.wait_exit(30), 0) << s.text_since(0);

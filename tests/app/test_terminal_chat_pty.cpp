@@ -54,7 +54,7 @@ TEST(TerminalChatPty, StreamCommandsAndExit) {
 
   m = s.mark();
   s.send_line("/routing 3");
-  ASSERT_TRUE(s.wait_for("> ", 5, m));
+  ASSERT_TRUE(s.wait_for_after("5  e15", "\n> ", 30, m)) << s.text_since(m);
   std::string out = s.text_since(m);
   EXPECT_NE(out.find("token 3 ' w3' (generated"), std::string::npos) << out;
   EXPECT_NE(out.find("1  e3 0.500  e8 0.250  e12 0.150  e0 0.100"), std::string::npos) << out;
@@ -62,7 +62,7 @@ TEST(TerminalChatPty, StreamCommandsAndExit) {
 
   m = s.mark();
   s.send_line("/layer 1");
-  ASSERT_TRUE(s.wait_for("> ", 5, m));
+  ASSERT_TRUE(s.wait_for_after(" w7", "\n> ", 30, m)) << s.text_since(m);
   EXPECT_NE(s.text_since(m).find("layer 1"), std::string::npos);
   // The transcript is repainted with layer 1's dominant experts.
   EXPECT_NE(s.output().substr(m).find(app::fg(app::ColorMode::TrueColor, app::expert_rgb(dominant(5, 0), 16)) + " w5"),
@@ -70,19 +70,19 @@ TEST(TerminalChatPty, StreamCommandsAndExit) {
 
   m = s.mark();
   s.send_line("/experts");
-  ASSERT_TRUE(s.wait_for("e15", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("e15", 30, m)) << s.text_since(m);
   out = s.text_since(m);
   EXPECT_NE(out.find("layer 1  32 routed slots"), std::string::npos) << out;  // 8 tokens x top-4
 
   m = s.mark();
   s.send_line("/attn 2 0 7");
-  ASSERT_TRUE(s.wait_for("> ", 5, m));
+  ASSERT_TRUE(s.wait_for_after("head 0", "\n> ", 30, m)) << s.text_since(m);
   out = s.text_since(m);
   EXPECT_TRUE(std::regex_search(out, std::regex("\\n\\s+6\\s+' w6'\\s+0\\.600"))) << out;
 
   m = s.mark();
   s.send_line("/kv");
-  ASSERT_TRUE(s.wait_for("MQA", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("MQA", 30, m)) << s.text_since(m);
   out = s.text_since(m);
   EXPECT_NE(out.find("now (8 tok)"), std::string::npos) << out;
   EXPECT_NE(out.find("15.0 KiB"), std::string::npos) << out;  // 8 tokens x 1920 B of fp32 latent cache
@@ -90,27 +90,27 @@ TEST(TerminalChatPty, StreamCommandsAndExit) {
   // History: the up arrow recalls "/kv".
   m = s.mark();
   s.send("\x1b[A\r");
-  ASSERT_TRUE(s.wait_for("MQA", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("MQA", 30, m)) << s.text_since(m);
 
   m = s.mark();
   s.send_line("/sampler temperature=0.7");
-  ASSERT_TRUE(s.wait_for("sampler: {\"temperature\":0.7}", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("sampler: {\"temperature\":0.7}", 30, m)) << s.text_since(m);
   m = s.mark();
   s.send_line("/sampler warmth=3");
-  ASSERT_TRUE(s.wait_for("error: [sampler] warmth", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("error: [sampler] warmth", 30, m)) << s.text_since(m);
   m = s.mark();
   s.send_line("/nonsense");
-  ASSERT_TRUE(s.wait_for("unknown command", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("unknown command", 30, m)) << s.text_since(m);
   m = s.mark();
   s.send_line("/layer 0");
-  ASSERT_TRUE(s.wait_for("is not an MoE layer", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("is not an MoE layer", 30, m)) << s.text_since(m);
 
   m = s.mark();
   s.send_line("/reset");
-  ASSERT_TRUE(s.wait_for("new conversation", 5, m));
+  ASSERT_TRUE(s.wait_for("new conversation", 30, m));
   m = s.mark();
   s.send_line("/routing");
-  ASSERT_TRUE(s.wait_for("nothing generated yet", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("nothing generated yet", 30, m)) << s.text_since(m);
 
   s.ctrl_d();
   EXPECT_EQ(s.wait_exit(10), 0) << s.text_since(0);
@@ -125,7 +125,7 @@ TEST(TerminalChatPty, CtrlCStopsGenerationNotTheProgram) {
   s.send_line("once upon");
   ASSERT_TRUE(s.wait_for(" w12", 20, m)) << s.text_since(m);
   s.ctrl_c();
-  ASSERT_TRUE(s.wait_for("interrupted", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("interrupted", 30, m)) << s.text_since(m);
   const std::string out = s.text_since(m);
   std::smatch sm;
   ASSERT_TRUE(std::regex_search(out, sm, std::regex("\\[(\\d+) tokens"))) << out;
@@ -135,16 +135,16 @@ TEST(TerminalChatPty, CtrlCStopsGenerationNotTheProgram) {
   // Still alive, and the conversation is intact.
   m = s.mark();
   s.send_line("/routing 12");
-  ASSERT_TRUE(s.wait_for("token 12 ' w12'", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("token 12 ' w12'", 30, m)) << s.text_since(m);
 
   // Ctrl-C at the prompt drops the line being typed and keeps the chat.
   m = s.mark();
   s.send("half a line");
   s.ctrl_c();
-  ASSERT_TRUE(s.wait_for("^C", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("^C", 30, m)) << s.text_since(m);
   m = s.mark();
   s.send_line("/help");
-  ASSERT_TRUE(s.wait_for("/attn L H [pos]", 5, m)) << s.text_since(m);
+  ASSERT_TRUE(s.wait_for("/attn L H [pos]", 30, m)) << s.text_since(m);
 
   s.send_line("/quit");
   EXPECT_EQ(s.wait_exit(10), 0);

@@ -117,8 +117,7 @@ TEST_P(CudaGoldenGraph, RoutingTracedDecodeAndDeviceGreedyMatchReference) {
   // Routing only keeps the decode step on its captured graph (tracing as the Generator does it).
   ActivationRecorder rec(c, T);
   rec.points = TracePoint::Route | TracePoint::RouterProbs;
-  test::Produced p;
-  RecordedTensor& logits = p.t["logits"];
+  RecordedTensor logits;  // per step from forward(), not traced
   logits.shape = {T, V};
   std::vector<float> row;
   for (int t = 0; t < T; ++t) {
@@ -130,6 +129,7 @@ TEST_P(CudaGoldenGraph, RoutingTracedDecodeAndDeviceGreedyMatchReference) {
     ASSERT_EQ(row.size(), static_cast<size_t>(V));
     logits.f32.insert(logits.f32.end(), row.begin(), row.end());
   }
+  test::Produced p;
   for (const std::string& name : rec.names()) p.t[name] = *rec.find(name);
   std::vector<std::string> fails;
   if (auto f = test::compare("logits", logits, g.tensor("logits"), tol)) fails.push_back(*f);

@@ -188,9 +188,15 @@ std::vector<std::string> check_generated_greedy(Generator& gen, const Golden& g)
   };
   if (gen.feed(prompt, nullptr) != StepStatus::Ok) return {"feed(prompt_ids) failed"};
   std::vector<StepRecord> recs;
-  const StopReason stop = gen.generate(N - 1, [&](StepRecord&& r) { recs.push_back(std::move(r)); });
-  if (stop != StopReason::Length || recs.size() != static_cast<size_t>(N - 1))
-    return {"generate stopped after " + std::to_string(recs.size()) + " of " + std::to_string(N - 1) + " tokens"};
+  // The reference continues past EOS; generate() returns after feeding it, so it is called again.
+  while (recs.size() < static_cast<size_t>(N - 1)) {
+    const size_t before = recs.size();
+    const StopReason stop = gen.generate(N - 1 - static_cast<int>(before),
+                                         [&](StepRecord&& r) { recs.push_back(std::move(r)); });
+    const bool eos = stop == StopReason::Eos && recs.back().id == gen.model().config().eos_token_id;
+    if ((stop != StopReason::Length && !eos) || recs.size() == before)
+      return {"generate stopped after " + std::to_string(recs.size()) + " of " + std::to_string(N - 1) + " tokens"};
+  }
   for (int i = 0; i < N - 1; ++i) check_record(recs[static_cast<size_t>(i)], i, greedy[static_cast<size_t>(i)], "step");
   // A generated step may leave only the top of its logits on the host; feeding the last greedy id
   // needs the whole row back for that token's probability (golden row N-1).

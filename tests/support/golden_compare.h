@@ -43,7 +43,8 @@ std::optional<std::string> compare_routes(int layer, const Produced& p, const Go
 // Every check in forward order (embed, per layer kv_latent/k_rope/attn/router_probs/routes/hidden,
 // final_norm, logits, greedy_ids exact, greedy_logits); one message per failing tensor.
 std::vector<std::string> check_all(const Produced& p, const Golden& g, const ModelConfig& c);
-// The Generator as the applications run it: feeds prompt_ids, generates N-1 greedy tokens (each
+// The Generator as the applications run it: feeds prompt_ids, generates N-1 greedy tokens (going
+// on after an EOS, as the reference does; each
 // step's selection through Backend::forward_top), then feeds greedy_ids[N-1]. Checks the ids, each
 // record's raw probability and top entry against greedy_logits, and routes when captured. The
 // generator must be fresh, with room for T + N positions.

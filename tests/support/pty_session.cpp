@@ -165,6 +165,20 @@ bool PtySession::wait_for(std::string_view needle, double timeout_s, size_t from
   }
 }
 
+bool PtySession::wait_for_after(std::string_view first, std::string_view then, double timeout_s, size_t from) {
+  const auto t0 = Clock::now();
+  auto found = [&] {
+    const std::string t = text_since(from);
+    const size_t p = t.find(first);
+    return p != std::string::npos && t.find(then, p + first.size()) != std::string::npos;
+  };
+  while (true) {
+    if (found()) return true;
+    if (seconds_since(t0) >= timeout_s) return false;
+    if (!pump(0.05)) return found();
+  }
+}
+
 void PtySession::drain(double seconds) {
   const auto t0 = Clock::now();
   while (seconds_since(t0) < seconds)

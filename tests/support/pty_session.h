@@ -42,6 +42,9 @@ class PtySession {
   std::string text_since(size_t from) const { return strip_ansi(std::string_view(out_).substr(std::min(from, out_.size()))); }
   // Reads until the escape-stripped output after `from` contains `needle`; false on timeout or exit.
   bool wait_for(std::string_view needle, double timeout_s, size_t from = 0);
+  // Like wait_for, but `then` must appear after `first` (e.g. a command's output, then the next prompt;
+  // the echoed command line itself starts with the prompt, so waiting for the prompt alone races).
+  bool wait_for_after(std::string_view first, std::string_view then, double timeout_s, size_t from = 0);
   // Reads whatever arrives for `seconds`.
   void drain(double seconds);
   // Waits for the child to exit; its exit code, -signal, or -1000 on timeout.

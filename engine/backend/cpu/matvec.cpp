@@ -198,6 +198,12 @@ void matmat(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, 
     matvec(W, X, Y, row_begin, row_end);
     return;
   }
+#ifdef MLASCOPE_HAVE_MATVEC_QUANT
+  if (matmat_quant_preferred(W.dtype)) {  // integer dots on the blocks, each token quantized once
+    matmat_quant(W, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
+    return;
+  }
+#endif
   // Tokens go in blocks small enough for their activations to stay in L2 while a converted weight
   // row is dotted with each of them: the weights are read once per block, not once per token.
   constexpr int64_t kTokenBlock = 32;

@@ -298,6 +298,28 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 #endif
 }
 
+bool matmat_quant_preferred(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q6_K; }
+
+void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
+                  int64_t r0, int64_t r1) {
+#ifdef MLASCOPE_QUANT_AVX2
+  const DotFn fn = simd_kernel(W.dtype);
+#else
+  const DotFn fn = portable_kernel(W.dtype);
+#endif
+  const int64_t cols = W.cols();
+  thread_local std::vector<Q8Activation> xs;
+  if (static_cast<int64_t>(xs.size()) < n_tokens) xs.resize(static_cast<size_t>(n_tokens));
+  for (int64_t t = 0; t < n_tokens; ++t) quantize_activation(X + t * ldx, cols, xs[static_cast<size_t>(t)]);
+  if (n_tokens > 0) run(fn, W, xs[0], Y, r0, r0);  // validates dtype and shapes once, computes nothing
+  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  for (int64_t r = r0; r < r1; ++r) {
+    const uint8_t* row = base + static_cast<size_t>(r) * row_bytes;
+    for (int64_t t = 0; t < n_tokens; ++t) Y[t * ldy + r] = fn(row, xs[static_cast<size_t>(t)], cols);
+  }
+}
+
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {
   // One buffer per thread: the dispatcher calls this from pool threads, each on its own rows.
   thread_local Q8Activation xq;

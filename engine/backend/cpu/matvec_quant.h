@@ -27,6 +27,17 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out);
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t row_begin, int64_t row_end);
 void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t row_begin, int64_t row_end);
 
+// Batched form for prefill (same contract as cpu::matmat): Y[t, r] = W[r,:] . X[t,:] for t < n_tokens,
+// r in [row_begin, row_end); X is [n_tokens, ldx], Y is [n_tokens, ldy]. Each token is quantized
+// once; each weight row is read once and dotted with every token while it sits in L1.
+void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
+                  int64_t row_begin, int64_t row_end);
+
+// Whether matmat_quant beats converting each row to float once per batch (measured with
+// bench_matvec_quant: Q8_0 1.5x, Q4_0 1.7x, Q6_K 2.2x; Q4_K/Q5_K re-unpack their 6-bit scales per
+// token and come out even or slower, so they keep the float path).
+bool matmat_quant_preferred(DType t);
+
 // The portable kernels (always compiled), for tests and for comparing with the SIMD path.
 void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y, int64_t row_begin, int64_t row_end);
 // True when matvec_quant uses AVX2 kernels in this build.
