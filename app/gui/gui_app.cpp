@@ -177,8 +177,11 @@ void GuiApp::open_session(size_t index, TraceModel& into) {
 }
 
 void GuiApp::replay_session(size_t index) {
+  // Read first: a session that fails to load leaves the chat and the screen as they were.
+  TraceModel loaded;
+  open_session(index, loaded);
   chat_.detach(tm_);
-  open_session(index, tm_);
+  tm_ = std::move(loaded);
   live_ = false;
   shown_session_ = static_cast<int>(index);
   st_.replay_position = 0;
