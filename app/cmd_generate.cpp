@@ -1,8 +1,10 @@
 // app/cmd_generate.cpp — `mlascope generate`: prefill a prompt (ids, or text through the model's
 // tokenizer) and stream sampled tokens to stdout; a one-line summary with speeds goes to stderr.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -13,6 +15,7 @@
 #include "engine/generator.h"
 #include "engine/model/model.h"
 #include "engine_options.h"
+#include "sessions/fingerprint.h"
 #include "sessions/recorder.h"
 #include "sessions/session_db.h"
 
@@ -37,6 +40,8 @@ struct GenerateArgs {
   bool record = false;      // --record: keep the session in the database
   std::string title;
   std::string session_db;
+  CapturePolicy capture = CapturePolicy::Routing;  // what --record keeps besides the tokens
+  std::vector<int> attention_layers;               // --capture attention: these layers (empty = all)
 };
 
 const char* stop_name(StopReason r) {
@@ -79,7 +84,18 @@ void run_generate(const GenerateArgs& a) {
   BackendOptions bo = backend_options(a.engine);
   Generator gen(model, make_backend(*model, bo), tokenizer);
   gen.sampler().set_settings(a.sampler);
-  gen.set_capture(CaptureSettings{a.record ? CapturePolicy::Routing : CapturePolicy::Off, 0});
+  // Capture costs time on every step; without --record nobody would read it.
+  CaptureSettings capture{a.record ? a.capture : CapturePolicy::Off, ~0ull};
+  if (!a.attention_layers.empty()) {
+    capture.attention_layers = 0;
+    for (int l : a.attention_layers) {
+      if (l < 0 || l >= c.num_hidden_layers || l >= 64)
+        fail("generate", "--attention-layers", "layer " + std::to_string(l) + " is not in [0, " +
+                                                   std::to_string(std::min(c.num_hidden_layers, 64)) + ")");
+      capture.attention_layers |= 1ull << l;
+    }
+  }
+  gen.set_capture(capture);
 
   // Recording never stops generation: a database that cannot be written only costs a warning.
   std::unique_ptr<sessions::SessionRecorder> recorder;
@@ -88,13 +104,14 @@ void run_generate(const GenerateArgs& a) {
     meta.title = a.title.empty() ? a.prompt.substr(0, 60) : a.title;
     meta.model_name = model->name();
     meta.model_path = fs::absolute(model->path()).string();
+    meta.model_hash = sessions::weights_fingerprint(model->path());
     meta.config_json = model->config_json();
     meta.config = c;
     meta.backend = gen.backend().name();
     meta.mla_mode = to_string(gen.backend().mla_mode());
     meta.sampler_json = a.sampler.to_json();
     meta.engine_version = MLASCOPE_VERSION;
-    meta.capture = CapturePolicy::Routing;
+    meta.capture = capture.policy;
     std::string why;
     recorder = sessions::try_start_recording(sessions::resolve_session_db(a.session_db), meta, {}, why);
     if (!recorder) std::fprintf(stderr, "mlascope: warning: not recording: %s\n", why.c_str());
@@ -182,6 +199,16 @@ void register_generate(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--seed", a->sampler.seed, "random seed (same seed, same tokens)");
   cmd->add_flag("--ids", a->show_ids, "print token ids instead of text");
   cmd->add_flag("--record", a->record, "record the session (tokens + routing) in the session database");
+  const std::map<std::string, CapturePolicy> capture_names{{"off", CapturePolicy::Off},
+                                                           {"routing", CapturePolicy::Routing},
+                                                           {"attention", CapturePolicy::RoutingAttention},
+                                                           {"everything", CapturePolicy::Everything}};
+  cmd->add_option("--capture", a->capture,
+                  "what --record keeps besides tokens: off, routing (default), attention (routing + attention "
+                  "probabilities), everything (+ nope/rope parts of every layer)")
+      ->transform(CLI::CheckedTransformer(capture_names, CLI::ignore_case));
+  cmd->add_option("--attention-layers", a->attention_layers, "with --capture attention: only these layers, e.g. 0,2")
+      ->delimiter(',');
   cmd->add_option("--title", a->title, "title of the recorded session (default: the prompt)");
   cmd->add_option("--session-db", a->session_db, "session database (default $MLASCOPE_SESSION_DB or ~/.local/share/mlascope/sessions.db)");
   cmd->callback([a, &ctx] {

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "engine/error.h"
 #include "sessions/export.h"
+#include "sessions/fingerprint.h"
 #include "sessions/reader.h"
 #include "sessions/session_db.h"
 #include "sessions/verify.h"
@@ -174,6 +175,13 @@ int run_verify(const SessionsArgs& a) {
   auto model = Model::load(model_path);
   if (model->config_json() != m.config_json && !m.config_json.empty())
     std::fprintf(stderr, "mlascope: warning: %s has a different config.json than the recorded model\n", model_path.c_str());
+  // Sessions recorded before fingerprints existed carry none; nothing to compare then.
+  if (!m.model_hash.empty()) {
+    const std::string now = sessions::weights_fingerprint(model_path);
+    if (now != m.model_hash)
+      std::fprintf(stderr, "mlascope: warning: %s: weights fingerprint %s differs from the recorded %s\n",
+                   model_path.c_str(), now.c_str(), m.model_hash.c_str());
+  }
   BackendOptions bo;
   bo.device = DeviceKind::Cpu;
   bo.n_threads = a.threads;

@@ -11,50 +11,13 @@
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "sessions/fingerprint.h"
 
 namespace mlascope::app {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-// FNV-1a over each weight file's name, size and first and last MiB: tells two checkpoints apart
-// without reading hundreds of gigabytes.
-std::string weight_identity(const fs::path& model_path) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&](const void* p, size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 1099511628211ull;
-  };
-  std::vector<fs::path> files;
-  std::error_code ec;
-  if (fs::is_directory(model_path, ec)) {
-    for (const auto& e : fs::directory_iterator(model_path, ec))
-      if (e.path().extension() == ".safetensors" || e.path().extension() == ".gguf") files.push_back(e.path());
-  } else {
-    files.push_back(model_path);
-  }
-  std::sort(files.begin(), files.end());
-  std::vector<char> buf(1 << 20);
-  for (const fs::path& f : files) {
-    const std::string name = f.filename().string();
-    mix(name.data(), name.size());
-    const uint64_t size = fs::file_size(f, ec);
-    mix(&size, sizeof size);
-    std::ifstream in(f, std::ios::binary);
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    mix(buf.data(), static_cast<size_t>(in.gcount()));
-    if (size > buf.size() * 2) {
-      in.clear();
-      in.seekg(static_cast<std::streamoff>(size - buf.size()));
-      in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-      mix(buf.data(), static_cast<size_t>(in.gcount()));
-    }
-  }
-  char out[24];
-  std::snprintf(out, sizeof out, "fnv1a:%016llx", static_cast<unsigned long long>(h));
-  return out;
-}
 
 DeviceKind parse_device(const std::string& d) {
   if (d == "cpu") return DeviceKind::Cpu;
@@ -70,7 +33,7 @@ class GeneratorEngine : public ChatEngine {
     gen_.set_capture(capture);
     meta_.model_name = model_->name();
     meta_.model_path = fs::absolute(model_->path()).string();
-    meta_.model_hash = weight_identity(model_->path());
+    meta_.model_hash = sessions::weights_fingerprint(model_->path());
     meta_.config_json = model_->config_json();
     meta_.config = model_->config();
     meta_.backend = gen_.backend().name();

@@ -5,6 +5,7 @@
 
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "sessions/fingerprint.h"
 
 namespace mlascope::app::gui {
 
@@ -68,6 +69,7 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   SessionMeta& m = e->meta_;
   m.model_name = model->name();
   m.model_path = fs::absolute(model->path()).string();
+  m.model_hash = sessions::weights_fingerprint(model->path());
   m.config_json = model->config_json();
   m.config = model->config();
   m.backend = e->generator_->backend().name();
