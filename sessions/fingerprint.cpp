@@ -13,8 +13,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kFnvOffset = 1469598103934665603ull;
-constexpr uint64_t kFnvPrime = 1099511628211ull;
+constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ull;  // FNV-1a 64 offset basis
+constexpr uint64_t kFnvPrime = 0x100000001b3ull;
 constexpr size_t kEdgeBytes = size_t{1} << 20;
 
 bool is_weight_file(const fs::path& p) { return p.extension() == ".safetensors" || p.extension() == ".gguf"; }
