@@ -37,14 +37,14 @@ struct Case {
 
 int main(int argc, char** argv) {
   const int runs = argc > 1 ? std::atoi(argv[1]) : 7;
-  const int n_new = argc > 2 ? std::atoi(argv[2]) : 128;
+  const int n_new = std::min(argc > 2 ? std::atoi(argv[2]) : 128, 1000);
   const int threads = argc > 3 ? std::atoi(argv[3]) : 1;
   const fs::path model_dir = fs::path(MLASCOPE_ASSETS) / "models/mla-moe-demo";
   std::shared_ptr<Model> model = Model::load(model_dir);
   BackendOptions bo;
   bo.device = DeviceKind::Cpu;
   bo.n_threads = threads;
-  bo.max_context = 512;
+  bo.max_context = 1024;  // the demo model's max_position_embeddings
   const std::vector<int32_t> prompt = {5, 17, 42, 7, 99, 3, 250, 11, 64, 8, 31, 120, 2, 77, 19, 4};
   const fs::path dir = fs::temp_directory_path() / "mlascope-bench-record";
   fs::create_directories(dir);
