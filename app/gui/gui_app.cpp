@@ -286,12 +286,13 @@ void GuiApp::draw() {
     chat_.drain(tm_);
     // The browser shows the live recording as soon as it exists, and its length after each answer.
     const int64_t live_id = chat_.live_session_id();
-    const bool busy = chat_.busy();
-    if (live_id >= 0 && (live_id != listed_live_id_ || (was_busy_ && !busy))) {
+    const uint64_t committed = live_id >= 0 ? chat_.recording().tokens_committed : 0;
+    // Commits land a moment after the answer ends; refreshing on them (when idle) catches the last.
+    if (live_id >= 0 && (live_id != listed_live_id_ || (!chat_.busy() && committed != listed_committed_))) {
       listed_live_id_ = live_id;
+      listed_committed_ = committed;
       load_session_list();
     }
-    was_busy_ = busy;
   }
   st_.chat.generating = chat_.busy() && chat_.load_progress() < 0;
   st_.chat.has_model = chat_.has_engine() || st_.chat.generating;
