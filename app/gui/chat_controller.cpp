@@ -90,6 +90,11 @@ EmitFn ChatController::emitter() {
   };
 }
 
+void ChatController::answer(ChatEngine& e, const SamplerSettings& s, int max_new, int message) {
+  if (e.generate(s, max_new, message, emitter(), cancel_) == StopReason::ContextFull)
+    fail("gui", "chat", "the context of " + std::to_string(e.max_context()) + " tokens is full; clear the chat or edit an earlier turn");
+}
+
 void ChatController::load_model(const std::filesystem::path& path, const EngineOptions& opt) {
   abandon();
   {
@@ -291,7 +296,7 @@ bool ChatController::send_turn(TraceModel& tm, const std::string& text, const vi
   post([this, e, user, ids = turn.ids, s = c.sampler, max_new = c.max_new_tokens] {
     if (e->feed(ids, static_cast<int>(user), emitter()) != StepStatus::Ok)
       fail("gui", "chat", "the turn does not fit the context of " + std::to_string(e->max_context()));
-    e->generate(s, max_new, static_cast<int>(user + 1), emitter(), cancel_);
+    answer(*e, s, max_new, static_cast<int>(user + 1));
   });
   return true;
 }
@@ -308,7 +313,7 @@ bool ChatController::regenerate(TraceModel& tm, const views::ChatState& c) {
   flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();
   const int target = static_cast<int>(tm.messages().size()) - 1;
-  post([this, e, target, s = c.sampler, max_new = c.max_new_tokens] { e->generate(s, max_new, target, emitter(), cancel_); });
+  post([this, e, target, s = c.sampler, max_new = c.max_new_tokens] { answer(*e, s, max_new, target); });
   return true;
 }
 
@@ -342,7 +347,7 @@ bool ChatController::fork(TraceModel& tm, int token, int32_t id, const views::Ch
   post([this, e, id, feed_into, gen_into, s = c.sampler, max_new = c.max_new_tokens] {
     const int32_t ids[1] = {id};
     if (e->feed(ids, static_cast<int>(feed_into), emitter()) != StepStatus::Ok) return;
-    e->generate(s, max_new, static_cast<int>(gen_into), emitter(), cancel_);
+    answer(*e, s, max_new, static_cast<int>(gen_into));
   });
   return true;
 }

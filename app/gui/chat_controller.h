@@ -92,6 +92,8 @@ class ChatController {
   bool send_turn(TraceModel& tm, const std::string& text, const views::ChatState& c);
   void worker_loop();
   EmitFn emitter();
+  // Worker: generates into `message`; a full context becomes a message in the window.
+  void answer(ChatEngine& e, const SamplerSettings& s, int max_new, int message);
   void truncate_both(TraceModel& tm, size_t n);
   void set_message(TraceModel& tm, size_t index, Message m);
   void ensure_recorder(const TraceModel& tm);

@@ -150,12 +150,15 @@ void GuiApp::load_session_list() {
   std::vector<std::string> errs;
   // The replayed session keeps its place in a refreshed list (a new recording shifts the indices).
   const StoredSession shown = shown_session_ >= 0 ? stored_[static_cast<size_t>(shown_session_)] : StoredSession{};
+  const StoredSession compared = st_.sessions.compare >= 0 ? stored_[static_cast<size_t>(st_.sessions.compare)] : StoredSession{};
   stored_ = list_stored_sessions(bundled_session_dbs(cfg_.assets / "sessions"), cfg_.session_db, &errs);
   for (const std::string& e : errs) error(e);
   shown_session_ = -1;
-  for (size_t i = 0; i < stored_.size(); ++i)
-    if (stored_[i].db == shown.db && stored_[i].id == shown.id) shown_session_ = static_cast<int>(i);
   st_.sessions.compare = -1;
+  for (size_t i = 0; i < stored_.size(); ++i) {
+    if (stored_[i].db == shown.db && stored_[i].id == shown.id) shown_session_ = static_cast<int>(i);
+    if (stored_[i].db == compared.db && stored_[i].id == compared.id) st_.sessions.compare = static_cast<int>(i);
+  }
   st_.sessions.list.clear();
   for (const StoredSession& s : stored_)
     st_.sessions.list.push_back(views::SessionSummary{s.title, s.model, format_date(s.created_unix),
@@ -280,9 +283,16 @@ void GuiApp::draw() {
     st_.kv.preset = -1;  // the KV panel follows the model that just loaded
   }
   if (live_) {
-    const bool was_recording = chat_.live_session_id() >= 0;
     chat_.drain(tm_);
-    if (!was_recording && chat_.live_session_id() >= 0) load_session_list();  // the new recording shows up
+    // The browser shows the live recording as soon as it exists, and its length after each answer.
+    const int64_t live_id = chat_.live_session_id();
+    const uint64_t committed = live_id >= 0 ? chat_.recording().tokens_committed : 0;
+    // Commits land a moment after the answer ends; refreshing on them (when idle) catches the last.
+    if (live_id >= 0 && (live_id != listed_live_id_ || (!chat_.busy() && committed != listed_committed_))) {
+      listed_live_id_ = live_id;
+      listed_committed_ = committed;
+      load_session_list();
+    }
   }
   st_.chat.generating = chat_.busy() && chat_.load_progress() < 0;
   st_.chat.has_model = chat_.has_engine() || st_.chat.generating;

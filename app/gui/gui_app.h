@@ -93,6 +93,8 @@ class GuiApp {
   std::vector<StoredSession> stored_;  // what the sessions browser lists (index = list index)
   bool live_ = true;                   // tm_ shows the live chat (else a stored session)
   int shown_session_ = -1;             // index in stored_ of the replayed session
+  int64_t listed_live_id_ = -1;        // live recording the browser already lists
+  uint64_t listed_committed_ = 0;      // its committed tokens when it was listed
   std::map<std::string, bool> open_;
   std::map<std::string, PanelRect> rects_;
   float menu_h_ = 0, status_h_ = 0;

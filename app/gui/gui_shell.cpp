@@ -1,5 +1,6 @@
 // app/gui/gui_shell.cpp — the desktop GUI's window and loop: GLFW + OpenGL 3 + Dear ImGui 1.86.
 // Everything inside the window is GuiApp; this file owns the platform side.
+#include <cfloat>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -98,6 +99,9 @@ int run_gui(const WorkbenchOptions& opt) {
       }
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
+      // A scripted run has no user: the pointer Xvfb parks mid-screen must not hover anything,
+      // or screenshots show tooltips and hover previews nobody asked for.
+      if (scripted) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
       ImGui::NewFrame();
       app.draw();
       ImGui::Render();

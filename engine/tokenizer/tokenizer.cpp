@@ -151,11 +151,12 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special
     if (t.cache.size() >= Impl::kCacheMaxEntries) t.cache.clear();
     t.cache.emplace(key, std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(first), ids.end()));
   };
+  std::string normalized;
   walk(
       t, text, parse_special,
       [&](std::string_view run) {
         scratch.arena.clear();
-        t.pre.run(run, scratch, bpe_cached);
+        t.pre.run(t.normalizer.apply(run, normalized), scratch, bpe_cached);
       },
       [&](std::string_view byte) { t.bpe.encode_piece(byte, ids); },
       [&](int32_t id, std::string_view) { ids.push_back(id); });
@@ -167,11 +168,12 @@ std::vector<std::string> Tokenizer::pre_tokenize(std::string_view text, bool par
   std::vector<std::string> pieces;
   tok::PreTokenizer::Scratch scratch;
   auto add = [&](std::string_view p) { pieces.emplace_back(p); };
+  std::string normalized;
   walk(
       t, text, parse_special,
       [&](std::string_view run) {
         scratch.arena.clear();
-        t.pre.run(run, scratch, add);
+        t.pre.run(t.normalizer.apply(run, normalized), scratch, add);
       },
       add, [&](int32_t, std::string_view matched) { pieces.emplace_back(matched); });
   return pieces;

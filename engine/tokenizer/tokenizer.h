@@ -2,10 +2,12 @@
 // identical id-for-id to the reference tokenizers, plus the built-in DeepSeek chat templates.
 //
 // Encoding: added tokens are cut out first (leftmost-longest; `special` ones only when the caller
-// asks), the rest goes through the pre-tokenizer (PCRE2 regex splits) and the BPE merges.
+// asks), the rest goes through the normalizer (NFC / NFKC, when tokenizer.json names one), the
+// pre-tokenizer (PCRE2 regex splits) and the BPE merges.
 // Text that is not valid UTF-8 is still encoded losslessly: every byte that is not part of a valid
 // UTF-8 character becomes a piece of its own (its byte token), and the valid runs around it are
-// pre-tokenized separately, so decode(encode(x)) == x for any bytes x.
+// normalized and pre-tokenized separately, so decode(encode(x)) == x for any bytes x unless a
+// normalizer changes the valid runs (decode then returns the normalized text).
 //
 // Anything in a tokenizer.json this code does not implement (a model type, normalizer,
 // pre-tokenizer, decoder, added-token option) is refused by name at load, never approximated.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "bpe.h"
+#include "normalizer.h"
 #include "pre_tokenizer.h"
 #include "tokenizer.h"
 
@@ -28,6 +29,7 @@ struct Tokenizer::Impl {
   tok::StringIdMap string_ids;  // vocab strings and added-token contents -> id (keys live in token_strings)
   int32_t find_string(std::string_view s) const { return string_ids.find(token_strings, s); }
 
+  tok::Normalizer normalizer;  // on valid UTF-8 runs, before `pre`
   tok::BpeModel bpe;
   tok::PreTokenizer pre;
 

@@ -297,28 +297,6 @@ struct Builder {
   }
 };
 
-bool is_empty_normalizer(const json& n) {
-  if (n.is_null()) return true;
-  if (!n.is_object() || !n.contains("type") || !n["type"].is_string()) return false;
-  if (n["type"] != "Sequence") return false;
-  const json* list = n.contains("normalizers") ? &n["normalizers"] : nullptr;
-  if (!list || !list->is_array()) return false;
-  for (const json& x : *list)
-    if (!is_empty_normalizer(x)) return false;
-  return true;
-}
-
-std::string first_unsupported_normalizer(const json& n) {
-  if (n.is_object() && n.contains("type") && n["type"].is_string()) {
-    if (n["type"] == "Sequence" && n.contains("normalizers") && n["normalizers"].is_array()) {
-      for (const json& x : n["normalizers"])
-        if (!is_empty_normalizer(x)) return first_unsupported_normalizer(x);
-    }
-    return n["type"].get<std::string>();
-  }
-  return n.dump().substr(0, 40);
-}
-
 bool get_bool(const json& o, const char* key, bool dflt, const std::string& file, const std::string& entry) {
   auto it = o.find(key);
   if (it == o.end() || it->is_null()) return dflt;
@@ -385,9 +363,7 @@ Tokenizer Tokenizer::from_json_text(std::string_view tokenizer_json, std::string
   b.file = file;
   b.t->source_name = file;
 
-  // Normalizer: only the identity (null or an empty Sequence) is implemented.
-  if (root.contains("normalizer") && !is_empty_normalizer(root["normalizer"]))
-    fail(kWhere, file, "normalizer '" + first_unsupported_normalizer(root["normalizer"]) + "' is not supported");
+  b.t->normalizer = tok::Normalizer::from_json(root.value("normalizer", json()), file);
   b.t->pre = tok::PreTokenizer::from_json(root.value("pre_tokenizer", json()), file);
   b.t->bpe.byte_level = b.t->pre.byte_level;
 

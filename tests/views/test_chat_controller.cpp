@@ -6,13 +6,16 @@
 #ifdef MLASCOPE_HAVE_GUI
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "app/gui/chat_controller.h"
 #include "app/gui/session_store.h"
+#include "engine/error.h"
 #include "engine/backend/backend.h"
 #include "engine/generator.h"
 #include "engine/model/model.h"
@@ -228,6 +231,34 @@ TEST_F(ChatControllerTest, AbandonFreesAWorkerBlockedOnAFullRing) {
   EXPECT_FALSE(chat_.busy());
   chat_.detach(tm_);
   chat_.clear(tm_);
+  ASSERT_TRUE(chat_.send(tm_, "The old house", c));
+  settle(chat_, tm_);
+  Reference ref;
+  ref.feed(ref.prompt("The old house", true));
+  ref.generate(4);
+  EXPECT_EQ(ids_of(tm_), ref.ids());
+}
+
+TEST_F(ChatControllerTest, AFullContextIsReportedAndTheChatStaysUsable) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i) text += " the";
+  views::ChatState c = greedy_plain();
+  c.max_new_tokens = 100;
+  ASSERT_TRUE(chat_.send(tm_, text, c));
+  // More records than the ring holds: drain as the window does, every "frame".
+  while (chat_.working()) {
+    chat_.drain(tm_);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  chat_.drain(tm_);
+  const auto errors = chat_.take_errors();
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0], "[gui] chat: the context of 1024 tokens is full; clear the chat or edit an earlier turn");
+  EXPECT_EQ(tm_.size(), 1024u);
+  EXPECT_EQ(tm_.messages().back().end_token, 1024);
+  EXPECT_THROW(chat_.send(tm_, " more", c), Error);
+  ASSERT_TRUE(chat_.clear(tm_));
+  c.max_new_tokens = 4;
   ASSERT_TRUE(chat_.send(tm_, "The old house", c));
   settle(chat_, tm_);
   Reference ref;
