@@ -1,5 +1,6 @@
 // app/cmd_kv.cpp — `mlascope kv`: KV-cache memory of any DeepSeek config (no weights needed) under
 // MLA's latent cache and the schemes it replaces, per token and at a context length.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -36,13 +37,20 @@ fs::path preset_path(const std::string& name) {
     std::error_code ec;
     if (fs::is_regular_file(p, ec)) return p;
   }
+  // Names are matched without regard to case: `deepseek-v3` finds DeepSeek-V3.json.
+  auto lower = [](std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return s;
+  };
   std::string known;
   std::error_code ec;
   if (fs::is_directory(dir, ec))
     for (const auto& e : fs::directory_iterator(dir, ec)) {
       const fs::path& p = e.path();
-      if (p.extension() == ".json" || fs::is_regular_file(p / "config.json"))
-        known += (known.empty() ? "" : ", ") + p.stem().string();
+      const bool file = p.extension() == ".json";
+      if (!file && !fs::is_regular_file(p / "config.json", ec)) continue;
+      if (lower(p.stem().string()) == lower(name)) return file ? p : p / "config.json";
+      known += (known.empty() ? "" : ", ") + p.stem().string();
     }
   fail("kv", "--preset " + name,
        "no such preset in " + dir.string() + (known.empty() ? " (no presets bundled)" : " (available: " + known + ")"));

@@ -143,3 +143,17 @@ TEST(CmdKv, ErrorsAreOneLineNamingTheProblem) {
   }
   std::filesystem::remove_all(dir);
 }
+
+TEST(CmdKv, PresetsByNameInAnyCase) {
+  // DeepSeek-V3 (model card): 61 layers, 128 heads, kv_lora_rank 512, rope 64 -> 576 values per layer.
+  for (const char* name : {"deepseek-v3", "DeepSeek-V3"}) {
+    const json j = run_kv_json({"--preset", name});
+    EXPECT_EQ(j["n_layers"], 61) << name;
+    EXPECT_EQ(scheme(j, "mla_latent")["values_per_token_layer"], 576) << name;
+    EXPECT_EQ(scheme(j, "mha")["values_per_token_layer"], 128 * (128 + 64 + 128)) << name;
+  }
+  // DeepSeek-V2-Lite: 27 layers, 16 heads, kv_lora_rank 512.
+  const json lite = run_kv_json({"--preset", "deepseek-v2-lite"});
+  EXPECT_EQ(lite["n_layers"], 27);
+  EXPECT_EQ(scheme(lite, "mha")["values_per_token_layer"], 16 * (128 + 64 + 128));
+}
