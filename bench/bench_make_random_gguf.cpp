@@ -16,11 +16,12 @@
 using namespace mlascope;
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
+  const std::string type = argc > 2 ? argv[2] : "q8_0";
+  if (argc < 2 || argv[1][0] == '-' ||
+      (type != "f32" && type != "f16" && type != "q8_0" && type != "q4_k")) {
     std::fprintf(stderr, "usage: %s OUT.gguf [f32|f16|q8_0|q4_k]\n", argv[0]);
     return 2;
   }
-  const std::string type = argc > 2 ? argv[2] : "q8_0";
   // V2 proportions scaled down: 12 layers (1 dense), q_lora_rank set (llama.cpp only accepts a null
   // q_lora_rank for 26/27-layer V2-Lite), 24 routed experts top-4 + 2 shared.
   const ModelConfig c = ModelConfig::from_json_text(R"({

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -79,6 +80,35 @@ int main(int argc, char** argv) {
     std::printf("%-5s %7.1f MB  median %7.3f ms  %6.2f GB/s of weights  (dequantize+dot %7.3f ms, ratio %.2fx)\n",
                 to_string(t), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,
                 s_deq * 1e3, s_deq / s);
+  }
+  // The stored float types: decode matvec (GB/s of weights) and the 32-token prefill tile
+  // (GFLOP/s), through the same cpu::matvec / cpu::matmat the engine calls.
+  for (DType t : {DType::F32, DType::BF16, DType::F16}) {
+    const size_t esz = t == DType::F32 ? 4 : 2;
+    std::vector<uint8_t> w(esz * static_cast<size_t>(rows * cols));
+    for (size_t i = 0; i < static_cast<size_t>(rows * cols); ++i) {
+      const float f = g(rng);
+      if (t == DType::F32) {
+        std::memcpy(&w[i * 4], &f, 4);
+      } else {
+        const uint16_t h = t == DType::BF16 ? f32_to_bf16(f) : f32_to_f16(f);
+        std::memcpy(&w[i * 2], &h, 2);
+      }
+    }
+    TensorView v;
+    v.name = "w";
+    v.dtype = t;
+    v.shape = {rows, cols};
+    v.data = w.data();
+    v.nbytes = w.size();
+    const double s = median_seconds([&] { cpu::matvec(v, x.data(), y.data(), 0, rows); }, 15);
+    constexpr int64_t kTokens = 32;
+    std::vector<float> X(static_cast<size_t>(kTokens * cols)), Y(static_cast<size_t>(kTokens * rows));
+    for (float& e : X) e = g(rng);
+    const double s_mm = median_seconds([&] { cpu::matmat(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
+    std::printf("%-5s %7.1f MB  matvec median %7.3f ms  %6.2f GB/s of weights; 32-token matmat %7.2f ms  %6.1f GFLOP/s\n",
+                to_string(t), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,
+                s_mm * 1e3, 2.0 * kTokens * static_cast<double>(rows * cols) / s_mm / 1e9);
   }
   return 0;
 }

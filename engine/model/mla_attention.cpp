@@ -96,62 +96,94 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
   float* probs = sized(s.probs, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
   float* nope_part = sized(s.nope, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
   float* rope_part = sized(s.rope, static_cast<size_t>(H) * static_cast<size_t>(max_keys));
-  float* q_lat = sized(s.q_lat, static_cast<size_t>(H * r));
-  float* o_lat = sized(s.o_lat, static_cast<size_t>(H * r));
-  float* uv_out = sized(s.uv_out, static_cast<size_t>(H * kvb_head));
   const float scale = softmax_scale_;
   const TensorView& kv_b = *w.kv_b_proj;
   const bool absorbed = mode_ == MlaMode::Absorbed;
 
-  for (int t = 0; t < n; ++t) {
-    const int pos = start_pos + t;
-    const int n_keys = pos + 1;
-    // Short contexts make a head's work smaller than a thread wake-up: keep those on one thread.
-    const int64_t head_work = static_cast<int64_t>(n_keys) * (absorbed ? r + rope : qk + vd) + (absorbed ? 2 * r * (nope + vd) : 0);
-    pool.parallel_for(H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, head_work)), [&](int64_t h0, int64_t h1) {
-      for (int64_t hh = h0; hh < h1; ++hh) {
-        const float* q_nope = q + (t * H + hh) * qk;
-        const float* q_pe = q_nope + nope;
-        float* p = probs + hh * n_keys;
-        float* pn = nope_part + hh * n_keys;
-        float* pr = rope_part + hh * n_keys;
-        float* o = attn_out + (t * H + hh) * vd;
-        if (!absorbed) {
-          for (int j = 0; j < n_keys; ++j) {
-            const float* k = cache.key(layer, j) + hh * qk;
-            const float a = cpu::dot_f32(q_nope, k, nope) * scale;
-            const float b = cpu::dot_f32(q_pe, k + nope, rope) * scale;
-            pn[j] = a;
-            pr[j] = b;
-            p[j] = a + b;
+  // Absorbed: the W_UK fold and the W_UV product run over a chunk of tokens at once per head, so
+  // each kv_b row is widened once per chunk rather than once per token (a prompt would otherwise
+  // spend more time converting kv_b than attending). The chunk bounds the [tokens, H, r] buffers.
+  const int chunk = std::min(n, 128);
+  const int64_t HR = static_cast<int64_t>(H) * r, HKV = static_cast<int64_t>(H) * kvb_head;
+  float* q_lat = absorbed ? sized(s.q_lat, static_cast<size_t>(chunk) * static_cast<size_t>(HR)) : nullptr;
+  float* o_lat = absorbed ? sized(s.o_lat, static_cast<size_t>(chunk) * static_cast<size_t>(HR)) : nullptr;
+  float* uv_out = absorbed ? sized(s.uv_out, static_cast<size_t>(chunk) * static_cast<size_t>(HKV)) : nullptr;
+
+  for (int c0 = 0; c0 < n; c0 += chunk) {
+    const int cn = std::min(chunk, n - c0);
+    auto absorb = [&](int64_t hh) {  // q_lat[t, h] = W_UK_h^T q_nope[t, h]
+      const int64_t row0 = hh * kvb_head;
+      for (int t = 0; t < cn; ++t) std::fill_n(q_lat + t * HR + hh * r, r, 0.0f);
+      cpu::matmat_t_accumulate(kv_b, q + (static_cast<int64_t>(c0) * H + hh) * qk, static_cast<int64_t>(H) * qk, cn,
+                               q_lat + hh * r, HR, row0, row0 + nope);
+    };
+    auto up_v = [&](int64_t hh) {  // out[t, h] = W_UV_h o_lat[t, h]
+      const int64_t row0 = hh * kvb_head;
+      cpu::matmat(kv_b, o_lat + hh * r, HR, cn, uv_out, HKV, row0 + nope, row0 + kvb_head);
+      for (int t = 0; t < cn; ++t)
+        std::memcpy(attn_out + (static_cast<int64_t>(c0 + t) * H + hh) * vd, uv_out + t * HKV + row0 + nope,
+                    sizeof(float) * static_cast<size_t>(vd));
+    };
+    const int64_t fold_work = static_cast<int64_t>(cn) * 2 * r * (nope + vd);
+    // A single token keeps the fold inside the per-head loop below: one pool wake-up per layer.
+    const bool fused = cn == 1;
+    if (absorbed && !fused)
+      pool.parallel_for(H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, fold_work)), [&](int64_t h0, int64_t h1) {
+        for (int64_t hh = h0; hh < h1; ++hh) absorb(hh);
+      });
+
+    for (int t = c0; t < c0 + cn; ++t) {
+      const int pos = start_pos + t;
+      const int n_keys = pos + 1;
+      // Short contexts make a head's work smaller than a thread wake-up: keep those on one thread.
+      const int64_t head_work = static_cast<int64_t>(n_keys) * (absorbed ? r + rope : qk + vd) + (fused ? fold_work : 0);
+      pool.parallel_for(H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, head_work)), [&](int64_t h0, int64_t h1) {
+        for (int64_t hh = h0; hh < h1; ++hh) {
+          const float* q_nope = q + (t * H + hh) * qk;
+          const float* q_pe = q_nope + nope;
+          float* p = probs + hh * n_keys;
+          float* pn = nope_part + hh * n_keys;
+          float* pr = rope_part + hh * n_keys;
+          if (!absorbed) {
+            float* o = attn_out + (t * H + hh) * vd;
+            for (int j = 0; j < n_keys; ++j) {
+              const float* k = cache.key(layer, j) + hh * qk;
+              const float a = cpu::dot_f32(q_nope, k, nope) * scale;
+              const float b = cpu::dot_f32(q_pe, k + nope, rope) * scale;
+              pn[j] = a;
+              pr[j] = b;
+              p[j] = a + b;
+            }
+            softmax_inplace(p, n_keys);
+            std::fill(o, o + vd, 0.0f);
+            for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.value(layer, j) + hh * vd, o, vd);
+          } else {
+            if (fused) absorb(hh);
+            const float* ql = q_lat + (t - c0) * HR + hh * r;
+            for (int j = 0; j < n_keys; ++j) {
+              const float a = cpu::dot_f32(ql, cache.latent(layer, j), r) * scale;
+              const float b = cpu::dot_f32(q_pe, cache.k_rope(layer, j), rope) * scale;
+              pn[j] = a;
+              pr[j] = b;
+              p[j] = a + b;
+            }
+            softmax_inplace(p, n_keys);
+            float* ol = o_lat + (t - c0) * HR + hh * r;
+            std::fill(ol, ol + r, 0.0f);
+            for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.latent(layer, j), ol, r);
+            if (fused) up_v(hh);
           }
-          softmax_inplace(p, n_keys);
-          std::fill(o, o + vd, 0.0f);
-          for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.value(layer, j) + hh * vd, o, vd);
-        } else {
-          float* ql = q_lat + hh * r;
-          std::fill(ql, ql + r, 0.0f);
-          const int64_t row0 = hh * kvb_head;
-          cpu::matvec_t_accumulate(kv_b, q_nope, ql, row0, row0 + nope);  // W_UK_h^T q_nope
-          for (int j = 0; j < n_keys; ++j) {
-            const float a = cpu::dot_f32(ql, cache.latent(layer, j), r) * scale;
-            const float b = cpu::dot_f32(q_pe, cache.k_rope(layer, j), rope) * scale;
-            pn[j] = a;
-            pr[j] = b;
-            p[j] = a + b;
-          }
-          softmax_inplace(p, n_keys);
-          float* ol = o_lat + hh * r;
-          std::fill(ol, ol + r, 0.0f);
-          for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.latent(layer, j), ol, r);
-          cpu::matvec(kv_b, ol, uv_out, row0 + nope, row0 + kvb_head);  // W_UV_h o_lat
-          std::memcpy(o, uv_out + row0 + nope, sizeof(float) * static_cast<size_t>(vd));
         }
-      }
-    });
-    if (want_probs || want_parts)
-      trace->on_attention(layer, pos, H, n_keys, probs, want_parts ? nope_part : nullptr,
-                          want_parts ? rope_part : nullptr);
+      });
+      if (want_probs || want_parts)
+        trace->on_attention(layer, pos, H, n_keys, probs, want_parts ? nope_part : nullptr,
+                            want_parts ? rope_part : nullptr);
+    }
+
+    if (absorbed && !fused)
+      pool.parallel_for(H, std::max<int64_t>(1, 32768 / std::max<int64_t>(1, fold_work)), [&](int64_t h0, int64_t h1) {
+        for (int64_t hh = h0; hh < h1; ++hh) up_v(hh);
+      });
   }
 
   cpu::linear(pool, *w.o_proj, attn_out, n, s.out.data());

@@ -19,8 +19,8 @@ struct Transformer::Scratch {
   std::vector<float> kvb;       // [n, H, qk_nope + v] (naive)
   std::vector<float> attn_out;  // [n, H, v]
   std::vector<float> probs, nope, rope;  // [H, n_keys] one query's attention (and score parts)
-  std::vector<float> q_lat, o_lat;       // [H, kv_lora_rank] absorbed query / output in latent space
-  std::vector<float> uv_out;             // [H, qk_nope + v] W_UV products land at kv_b_proj row numbers
+  std::vector<float> q_lat, o_lat;       // [chunk, H, kv_lora_rank] absorbed query / output in latent space
+  std::vector<float> uv_out;             // [chunk, H * (qk_nope + v)] W_UV products land at kv_b_proj row numbers
   std::vector<float> cos_v, sin_v;       // [qk_rope / 2]
   std::vector<float> gate, up, act;      // [n, ff]
   std::vector<float> router, selection;  // [n, E]

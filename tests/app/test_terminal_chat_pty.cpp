@@ -135,7 +135,8 @@ TEST(TerminalChatPty, CtrlCStopsGenerationNotTheProgram) {
   // Still alive, and the conversation is intact.
   m = s.mark();
   s.send_line("/routing 12");
-  ASSERT_TRUE(s.wait_for("token 12 ' w12'", 30, m)) << s.text_since(m);
+  // The next prompt too: a Ctrl-C typed before the line editor is reading is not "at the prompt".
+  ASSERT_TRUE(s.wait_for_after("token 12 ' w12'", "> ", 30, m)) << s.text_since(m);
 
   // Ctrl-C at the prompt drops the line being typed and keeps the chat.
   m = s.mark();

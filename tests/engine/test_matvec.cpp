@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "engine/backend/cpu/linear.h"
@@ -110,17 +111,19 @@ TEST_P(MatvecDtype, MatchesDoubleReference) {
 
 TEST_P(MatvecDtype, MatmatEqualsPerTokenReferenceAcrossTokenBlocks) {
   const DType t = GetParam();
-  const int64_t rows = 45, cols = 97, n = 70;  // 70 tokens: three blocks of the 32-token tiling
-  const Weight w = make_weight(t, rows, cols, 3);
-  const auto X = make_x(n * cols, 5);
-  std::vector<float> Y(static_cast<size_t>(n * rows));
-  cpu::matmat(w.view, X.data(), cols, n, Y.data(), rows, 0, rows);
-  for (int64_t tk = 0; tk < n; ++tk)
-    for (int64_t r = 0; r < rows; ++r) {
-      double a = 0;
-      const double ref = ref_dot(w, r, X.data() + tk * cols, cols, &a);
-      ASSERT_NEAR(Y[static_cast<size_t>(tk * rows + r)], ref, 1e-6 * a + 1e-7) << "token " << tk << " row " << r;
-    }
+  // Row and token counts that leave partial tiles; 2000 columns make several token blocks.
+  for (auto [rows, cols, n] : {std::tuple<int64_t, int64_t, int64_t>{47, 97, 70}, {13, 2000, 71}}) {
+    const Weight w = make_weight(t, rows, cols, 3);
+    const auto X = make_x(n * cols, 5);
+    std::vector<float> Y(static_cast<size_t>(n * rows));
+    cpu::matmat(w.view, X.data(), cols, n, Y.data(), rows, 0, rows);
+    for (int64_t tk = 0; tk < n; ++tk)
+      for (int64_t r = 0; r < rows; ++r) {
+        double a = 0;
+        const double ref = ref_dot(w, r, X.data() + tk * cols, cols, &a);
+        ASSERT_NEAR(Y[static_cast<size_t>(tk * rows + r)], ref, 1e-6 * a + 1e-7) << "token " << tk << " row " << r;
+      }
+  }
 }
 
 TEST_P(MatvecDtype, TransposedAccumulateIsWTransposeTimesX) {
@@ -174,5 +177,17 @@ TEST(ThreadPool, CoversEveryIndexExactlyOnce) {
       for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
     });
     for (int h : hits) ASSERT_EQ(h, 1);
+  }
+}
+
+TEST(Matvec, BatchedTransposedAccumulateEqualsPerToken) {
+  for (DType t : {DType::F32, DType::F16, DType::BF16, DType::F8_E4M3}) {
+    const int64_t rows = 40, cols = 45, n = 5, ldx = 20, ldy = 50;
+    const Weight w = make_weight(t, rows, cols, 31);
+    const auto X = make_x(n * ldx, 37);
+    std::vector<float> Y(static_cast<size_t>(n * ldy), 0.5f), ref = Y;
+    cpu::matmat_t_accumulate(w.view, X.data(), ldx, n, Y.data(), ldy, 7, 23);  // rows 7..22
+    for (int64_t k = 0; k < n; ++k) cpu::matvec_t_accumulate(w.view, X.data() + k * ldx, ref.data() + k * ldy, 7, 23);
+    EXPECT_EQ(Y, ref) << to_string(t);
   }
 }

@@ -8,7 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/backend/cpu/linear.h"
+#include "engine/backend/cpu/matvec.h"
 #include "engine/backend/cpu/matvec_quant.h"
+#include "engine/backend/cpu/thread_pool.h"
 #include "engine/error.h"
 #include "engine/weights/quant.h"
 
@@ -130,4 +133,25 @@ TEST(MatvecQuantInfo, ReportsSimd) {
   // Not an assertion on the machine: prints which path ran so test logs show it.
   std::printf("matvec_quant SIMD (AVX2): %s\n", matvec_quant_has_simd() ? "yes" : "no");
   SUCCEED();
+}
+
+// linear() quantizes the tokens once and hands them to every thread chunk: the result must equal
+// the single-call kernels whatever the split (decode n = 1 and a prefill batch).
+TEST_P(MatvecQuant, LinearOnAPoolEqualsTheKernels) {
+  const DType t = GetParam();
+  std::mt19937 rng(8);
+  const int64_t rows = 67, cols = 512;
+  Matrix m = random_matrix(t, rows, cols, rng);
+  std::normal_distribution<float> g(0.0f, 1.0f);
+  cpu::ThreadPool pool(3);
+  for (int64_t n : {1, 6}) {
+    std::vector<float> X(static_cast<size_t>(n * cols)), Y(static_cast<size_t>(n * rows)), ref(Y.size());
+    for (float& v : X) v = g(rng);
+    cpu::linear(pool, m.view, X.data(), n, Y.data());
+    if (n == 1)
+      matvec_quant(m.view, X.data(), ref.data(), 0, rows);
+    else
+      cpu::matmat(m.view, X.data(), cols, n, ref.data(), rows, 0, rows);
+    EXPECT_EQ(Y, ref) << to_string(t) << " n=" << n;
+  }
 }

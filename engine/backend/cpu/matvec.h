@@ -22,6 +22,11 @@ void matmat(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, 
 // block of rows; absorbed MLA folds W_UK into the query this way without a transposed copy).
 void matvec_t_accumulate(const TensorView& W, const float* x, float* y, int64_t row_begin, int64_t row_end);
 
+// Batched form: Y[t, 0:cols] += sum_r X[t, r - row_begin] * W[r,:] for t < n_tokens. Each row is
+// widened once for all tokens; per token the rows are added in the same order as above.
+void matmat_t_accumulate(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
+                         int64_t row_begin, int64_t row_end);
+
 // Row r of W as float32 (FP8 scales and GGUF blocks applied). out has cols() floats.
 void weight_row(const TensorView& W, int64_t r, float* out);
 

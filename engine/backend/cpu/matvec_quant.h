@@ -37,6 +37,10 @@ void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_to
 // bench_matvec_quant: Q8_0 1.5x, Q4_0 1.7x, Q6_K 2.2x; Q4_K/Q5_K re-unpack their 6-bit scales per
 // token and come out even or slower, so they keep the float path).
 bool matmat_quant_preferred(DType t);
+// The same with the tokens already quantized (xs[t] for token t): linear() quantizes each token
+// once per product instead of once per thread chunk.
+void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy,
+                  int64_t row_begin, int64_t row_end);
 
 // The portable kernels (always compiled), for tests and for comparing with the SIMD path.
 void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y, int64_t row_begin, int64_t row_end);
