@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "engine_options.h"
 #include "engine/backend/backend.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
@@ -36,6 +37,8 @@ struct BenchArgs {
   int prompt_len = 64;
   int gen = 32;
   int reps = 3;
+  bool no_warmup = false;
+  bool mmap = false;
   bool json = false;
   bool no_bandwidth = false;
 };
@@ -105,6 +108,19 @@ void run_bench(const BenchArgs& a) {
   std::vector<double> prefill_s, decode_s;
   uint64_t kv_bytes_sum = 0;
   std::vector<float> logits;
+  if (!a.no_warmup) {
+    // Untimed, as llama-bench does: maps the weights' pages and sizes the scratch buffers, so
+    // the timed runs measure the steady state rather than first-touch page faults.
+    backend->truncate(0);
+    ForwardRequest req;
+    req.tokens = prompt;
+    backend->forward(req, logits);
+    const int32_t next = 0;
+    ForwardRequest step;
+    step.tokens = std::span<const int32_t>(&next, 1);
+    step.start_pos = a.prompt_len;
+    if (a.gen > 0) backend->forward(step, logits);
+  }
   for (int rep = 0; rep < std::max(1, a.reps); ++rep) {
     backend->truncate(0);
     ForwardRequest req;
@@ -172,6 +188,8 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--prompt-len", a->prompt_len, "prompt tokens (random ids) for prefill")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
+  add_mmap_flag(cmd, a->mmap);
+  cmd->add_flag("--no-warmup", a->no_warmup, "time the first run too (by default an untimed run comes first)");
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the streaming-bandwidth measurement");
   cmd->add_flag("--json", a->json, "one JSON line");
   cmd->callback([a, &ctx] {

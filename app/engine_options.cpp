@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "engine/weights/mapped_file.h"
 
 namespace mlascope::app {
 
@@ -17,6 +18,14 @@ void add_engine_options(CLI::App* cmd, EngineArgs& a) {
   cmd->add_option("--device", a.device, "auto (CUDA when available), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--ctx", a.max_context, "context length to allocate (0 = min(max_position_embeddings, 4096))")
       ->check(CLI::NonNegativeNumber);
+  add_mmap_flag(cmd, a.mmap);
+}
+
+void add_mmap_flag(CLI::App* cmd, bool& flag) {
+  cmd->add_flag("--mmap", flag,
+                "keep weights files memory-mapped (default: read into huge pages when they fit in half the free "
+                "memory; decode is faster that way)")
+      ->each([](const std::string&) { MappedFile::set_residency(Residency::Map); });
 }
 
 BackendOptions backend_options(const EngineArgs& a) {

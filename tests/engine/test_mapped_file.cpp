@@ -1,0 +1,82 @@
+// tests/engine/test_mapped_file.cpp — a weights file held mapped or resident: the same bytes either
+// way, resident memory read-only, the policy respected, and a missing file named in the error.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstring>
+#include <unistd.h>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "engine/error.h"
+#include "engine/weights/mapped_file.h"
+
+using namespace mlascope;
+
+namespace {
+struct PolicyGuard {
+  Residency saved = MappedFile::residency();
+  ~PolicyGuard() { MappedFile::set_residency(saved); }
+};
+
+std::filesystem::path write_random(const char* name, size_t n, std::vector<uint8_t>& bytes) {
+  const auto p = std::filesystem::temp_directory_path() / (std::string(name) + "-" + std::to_string(::getpid()));
+  std::mt19937 rng(3);
+  bytes.resize(n);
+  for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(n));
+  return p;
+}
+}  // namespace
+
+TEST(MappedFile, ResidentAndMappedHoldTheSameBytes) {
+  PolicyGuard g;
+  std::vector<uint8_t> bytes;
+  const auto p = write_random("mlascope-mf", (17u << 20) + 123, bytes);  // not a whole number of pages
+  MappedFile::set_residency(Residency::Resident);
+  const MappedFile r(p, "test");
+  MappedFile::set_residency(Residency::Map);
+  const MappedFile m(p, "test");
+  EXPECT_TRUE(r.resident());
+  EXPECT_FALSE(m.resident());
+  ASSERT_EQ(r.size(), bytes.size());
+  ASSERT_EQ(m.size(), bytes.size());
+  EXPECT_EQ(0, std::memcmp(r.data(), bytes.data(), bytes.size()));
+  EXPECT_EQ(0, std::memcmp(m.data(), bytes.data(), bytes.size()));
+  std::filesystem::remove(p);
+}
+
+TEST(MappedFile, AutoKeepsSmallFilesMapped) {
+  PolicyGuard g;
+  std::vector<uint8_t> bytes;
+  const auto p = write_random("mlascope-mf-small", 4096 * 3, bytes);
+  MappedFile::set_residency(Residency::Auto);
+  const MappedFile f(p, "test");
+  EXPECT_FALSE(f.resident()) << "a 12 KiB file gains nothing from huge pages";
+  EXPECT_EQ(0, std::memcmp(f.data(), bytes.data(), bytes.size()));
+  std::filesystem::remove(p);
+}
+
+TEST(MappedFile, ResidentWeightsAreReadOnly) {
+  PolicyGuard g;
+  std::vector<uint8_t> bytes;
+  const auto p = write_random("mlascope-mf-ro", 1u << 20, bytes);
+  MappedFile::set_residency(Residency::Resident);
+  const MappedFile f(p, "test");
+  ASSERT_TRUE(f.resident());
+  EXPECT_DEATH({ const_cast<uint8_t*>(f.data())[100] = 1; }, "");
+  std::filesystem::remove(p);
+}
+
+TEST(MappedFile, MissingFileIsNamed) {
+  PolicyGuard g;
+  MappedFile::set_residency(Residency::Resident);
+  try {
+    MappedFile f("/nonexistent/weights.safetensors", "safetensors");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/weights.safetensors"), std::string::npos) << e.what();
+  }
+}
