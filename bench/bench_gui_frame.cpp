@@ -80,6 +80,8 @@ int main(int argc, char** argv) {
       int w, h;
       glfwGetFramebufferSize(win, &w, &h);
       glViewport(0, 0, w, h);
+      const auto cc = app.clear_color();
+      glClearColor(cc[0], cc[1], cc[2], cc[3]);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
       glfwSwapBuffers(win);

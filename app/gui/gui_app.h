@@ -59,6 +59,8 @@ class GuiApp {
   void set_all_panels_open(bool open);
   void set_panel_open(const std::string& id, bool open) { open_[id] = open; }
   const std::map<std::string, PanelRect>& panel_rects() const { return rects_; }
+  // What to clear each frame to: the panels' own colour, since tiled panels draw no background.
+  std::array<float, 4> clear_color() const;
 
  private:
   void draw_menu();

@@ -108,7 +108,8 @@ int run_gui(const WorkbenchOptions& opt) {
       int w = 0, h = 0;
       glfwGetFramebufferSize(win, &w, &h);
       glViewport(0, 0, w, h);
-      glClearColor(0.08f, 0.08f, 0.10f, 1.0f);
+      const auto cc = app.clear_color();
+      glClearColor(cc[0], cc[1], cc[2], cc[3]);
       glClear(GL_COLOR_BUFFER_BIT);
       ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
       app.after_render(w, h);
