@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <numeric>
 #include <random>
@@ -23,6 +24,7 @@
 #include "engine/backend/backend.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
+#include "engine/trace/step_collector.h"
 #include "term_progress.h"
 
 namespace mlascope::app {
@@ -39,6 +41,7 @@ struct BenchArgs {
   int reps = 3;
   bool no_warmup = false;
   bool mmap = false;
+  CapturePolicy capture = CapturePolicy::Off;  // what the trace collects while timing
   bool json = false;
   bool no_bandwidth = false;
 };
@@ -102,6 +105,17 @@ void run_bench(const BenchArgs& a) {
   bo.max_context = a.prompt_len + a.gen + 1;
   auto backend = make_cpu_backend(*model, bo);
 
+  // Tracing as generate/chat do it: a StepCollector fed by the forward pass, its records taken
+  // (and dropped) after every step, so the figures include what the workbench pays to see inside.
+  StepCollector collector(c);
+  collector.set_capture(CaptureSettings{a.capture, ~0ull});
+  TraceSink* sink = a.capture == CapturePolicy::Off ? nullptr : &collector;
+  StepRecord scratch_record;
+  auto collect = [&](int start, int n) {
+    if (!sink) return;
+    for (int p = start; p < start + n; ++p) collector.take(p, scratch_record);
+  };
+
   std::mt19937 rng(7);
   std::vector<int32_t> prompt(static_cast<size_t>(a.prompt_len));
   for (auto& id : prompt) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
@@ -114,19 +128,27 @@ void run_bench(const BenchArgs& a) {
     backend->truncate(0);
     ForwardRequest req;
     req.tokens = prompt;
+    req.trace = sink;
+    if (sink) collector.begin(0, a.prompt_len);
     backend->forward(req, logits);
+    collect(0, a.prompt_len);
     const int32_t next = 0;
     ForwardRequest step;
     step.tokens = std::span<const int32_t>(&next, 1);
     step.start_pos = a.prompt_len;
+    step.trace = sink;
+    if (sink) collector.begin(a.prompt_len, 1);
     if (a.gen > 0) backend->forward(step, logits);
   }
   for (int rep = 0; rep < std::max(1, a.reps); ++rep) {
     backend->truncate(0);
     ForwardRequest req;
     req.tokens = prompt;
+    req.trace = sink;
     auto t0 = std::chrono::steady_clock::now();
+    if (sink) collector.begin(0, a.prompt_len);
     backend->forward(req, logits);
+    collect(0, a.prompt_len);
     prefill_s.push_back(seconds_since(t0));
     kv_bytes_sum = 0;
     t0 = std::chrono::steady_clock::now();
@@ -136,7 +158,10 @@ void run_bench(const BenchArgs& a) {
       ForwardRequest step;
       step.tokens = std::span<const int32_t>(&next, 1);
       step.start_pos = a.prompt_len + i;
+      step.trace = sink;
+      if (sink) collector.begin(step.start_pos, 1);
       backend->forward(step, logits);
+      collect(step.start_pos, 1);
     }
     decode_s.push_back(seconds_since(t0));
   }
@@ -151,6 +176,7 @@ void run_bench(const BenchArgs& a) {
   j["model"] = a.model.string();
   j["backend"] = backend->name();
   j["threads"] = threads;
+  j["capture"] = to_string(a.capture);
   j["prompt_len"] = a.prompt_len;
   j["gen"] = a.gen;
   j["load_s"] = load_s;
@@ -167,7 +193,8 @@ void run_bench(const BenchArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("%s  (%s, %d threads)\n", a.model.string().c_str(), backend->name().c_str(), threads);
+  std::printf("%s  (%s, %d threads, capture %s)\n", a.model.string().c_str(), backend->name().c_str(), threads,
+              to_string(a.capture));
   std::printf("  prefill  %d tokens   %9.1f tokens/s\n", a.prompt_len, a.prompt_len / pf);
   if (a.gen > 0)
     std::printf("  decode   %d tokens   %9.1f tokens/s   %.2f ms/token\n", a.gen, a.gen / dc, ms_per_token);
@@ -189,6 +216,12 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
   add_mmap_flag(cmd, a->mmap);
+  const std::map<std::string, CapturePolicy> capture_names{{"off", CapturePolicy::Off},
+                                                          {"routing", CapturePolicy::Routing},
+                                                          {"attention", CapturePolicy::RoutingAttention},
+                                                          {"everything", CapturePolicy::Everything}};
+  cmd->add_option("--capture", a->capture, "trace while timing, as a recording chat does: off, routing, attention, everything")
+      ->transform(CLI::CheckedTransformer(capture_names, CLI::ignore_case));
   cmd->add_flag("--no-warmup", a->no_warmup, "time the first run too (by default an untimed run comes first)");
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the streaming-bandwidth measurement");
   cmd->add_flag("--json", a->json, "one JSON line");

@@ -9,6 +9,8 @@
 #include <ctime>
 #include <condition_variable>
 #include <csignal>
+#include <cwchar>
+#include <poll.h>
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -42,6 +44,37 @@ namespace {
 
 volatile std::sig_atomic_t g_sigint = 0;
 extern "C" void on_sigint(int) { g_sigint = 1; }
+
+// libedit's character reader. Ctrl-C at the prompt must end the line even when the signal lands on
+// another thread (the engine's pool and the recorder have their own) or between two reads, where
+// no read() returns EINTR: so the wait polls and looks at the flag the handler sets.
+int read_char(EditLine*, wchar_t* out) {
+  std::mbstate_t state{};
+  for (;;) {
+    if (g_sigint) {
+      errno = EINTR;
+      return -1;
+    }
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    const int r = ::poll(&p, 1, 50);
+    if (r < 0 && errno != EINTR) return -1;
+    if (r <= 0) continue;
+    char c = 0;
+    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    if (n == 0) return 0;  // end of input
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    const size_t k = std::mbrtowc(out, &c, 1, &state);
+    if (k == static_cast<size_t>(-2)) continue;  // inside a multibyte character
+    if (k == static_cast<size_t>(-1)) {         // not valid in this locale: pass the byte through
+      state = {};
+      *out = static_cast<wchar_t>(static_cast<unsigned char>(c));
+    }
+    return 1;
+  }
+}
 
 // SIGINT sets a flag instead of killing the process while the chat runs; the previous disposition
 // comes back when the chat ends. No SA_RESTART, so a blocked read at the prompt returns EINTR.
@@ -531,6 +564,7 @@ int Chat::run() {
   el_set(el, EL_EDITOR, "emacs");
   el_set(el, EL_HIST, history, hist);
   el_set(el, EL_PROMPT, +[](EditLine*) -> char* { return const_cast<char*>("> "); });
+  el_set(el, EL_GETCFN, &read_char);
   el_source(el, nullptr);  // ~/.editrc, as every libedit program does
   // Between prompts (while the model writes) keep the terminal non-canonical without echo: keys
   // typed ahead wait as plain bytes and reach libedit at the next prompt. In canonical mode a

@@ -5,7 +5,7 @@
 # usage: bench/compare_llamacpp.sh LLAMA_BENCH MLASCOPE [ROUNDS] MODEL.gguf...
 #   LLAMA_BENCH: a llama-bench binary (llama.cpp's tools/llama-bench; node-llama-cpp ships the
 #   source as a git bundle: node_modules/node-llama-cpp/llama/gitRelease.bundle)
-#   env: THREADS="1 2" PROMPT=64 GEN=32 LLAMA_ARGS="-mmp 0" (extra llama-bench options)
+#   env: THREADS="1 2" PROMPT=64 GEN=32 LLAMA_ARGS="-lm none" (extra llama-bench options)
 #        MLASCOPE_ARGS="--mmap" (extra `mlascope bench` options)
 set -euo pipefail
 llama_bench=$1 mlascope=$2 rounds=${3:-5}

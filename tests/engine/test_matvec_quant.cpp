@@ -155,3 +155,32 @@ TEST_P(MatvecQuant, LinearOnAPoolEqualsTheKernels) {
     EXPECT_EQ(Y, ref) << to_string(t) << " n=" << n;
   }
 }
+
+// The activation quantizer against the definition written out here: per block of 32,
+// d = max|x| / 127, q = round-half-even(x / d), sums of q per 16; blocks of zeros give d = 0.
+TEST(QuantizeActivation, MatchesTheDefinitionExactly) {
+  std::mt19937 rng(13);
+  std::normal_distribution<float> g(0.0f, 3.0f);
+  const int64_t n = 32 * 20;
+  std::vector<float> x(static_cast<size_t>(n));
+  for (float& v : x) v = g(rng);
+  std::fill(x.begin() + 64, x.begin() + 96, 0.0f);                  // a zero block
+  for (int i = 0; i < 32; ++i) x[static_cast<size_t>(128 + i)] = (i - 16) * 0.5f;  // ties at .5 steps
+  x[200] = -1e30f;                                                   // a huge value sets d
+  Q8Activation q;
+  quantize_activation(x.data(), n, q);
+  for (int64_t b = 0; b < n / 32; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * 32 + i)]));
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    ASSERT_EQ(q.d[static_cast<size_t>(b)], d) << "block " << b;
+    int s[2] = {0, 0};
+    for (int i = 0; i < 32; ++i) {
+      const int e = static_cast<int>(std::nearbyint(x[static_cast<size_t>(b * 32 + i)] * id));
+      ASSERT_EQ(q.q[static_cast<size_t>(b * 32 + i)], e) << "block " << b << " value " << i;
+      s[i / 16] += e;
+    }
+    EXPECT_EQ(q.sum16[static_cast<size_t>(2 * b)], s[0]);
+    EXPECT_EQ(q.sum16[static_cast<size_t>(2 * b + 1)], s[1]);
+  }
+}

@@ -331,7 +331,43 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
   out.q.resize(static_cast<size_t>(n));
   out.d.resize(static_cast<size_t>(n / 32));
   out.sum16.resize(static_cast<size_t>(n / 16));
-  for (int64_t b = 0; b < n / 32; ++b) {
+  int64_t b = 0;
+#ifdef MLASCOPE_QUANT_AVX2
+  // The same arithmetic as the scalar loop below (|x| max, x * (1/d) rounded to nearest even), eight
+  // lanes at a time: linear() quantizes every token before its threads start, so this is serial.
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  for (; b < n / 32; ++b) {
+    const float* xb = x + b * 32;
+    __m256 v[4];
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(xb + 8 * i);
+      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
+    }
+    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+    const float amax = _mm_cvtss_f32(m4);
+    const float d = amax / 127.0f;
+    const float id = d > 0.0f ? 1.0f / d : 0.0f;
+    out.d[static_cast<size_t>(b)] = d;
+    const __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));
+    // int32 -> int8 with saturation (values are within ±127), then undo the lane interleave of packs.
+    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]), q23 = _mm256_packs_epi32(q[2], q[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q.data() + b * 32), q8);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i s8 = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+      out.sum16[static_cast<size_t>(2 * b + h)] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+    }
+  }
+#endif
+  for (; b < n / 32; ++b) {
     const float* xb = x + b * 32;
     float amax = 0.0f;
     for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
