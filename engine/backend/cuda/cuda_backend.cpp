@@ -17,6 +17,7 @@
 #include <cstring>
 #include <limits>
 
+#include "cublas_api.h"
 #include "cuda_check.h"
 #include "cuda_tools.h"
 #include "device_model.h"
@@ -122,10 +123,10 @@ class CudaBackend final : public Backend {
     dm_ = make(arg);
     allocate();
     MLASCOPE_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    MLASCOPE_CUDA_CHECK(cublasCreate(&blas_));
-    MLASCOPE_CUDA_CHECK(cublasSetStream(blas_, stream_));
+    MLASCOPE_CUDA_CHECK(blas::create(&blas_));
+    MLASCOPE_CUDA_CHECK(blas::set_stream(blas_, stream_));
     // float32 GEMMs must stay float32 (no TF32): the tolerances are those of a float32 engine.
-    MLASCOPE_CUDA_CHECK(cublasSetMathMode(blas_, CUBLAS_PEDANTIC_MATH));
+    MLASCOPE_CUDA_CHECK(blas::set_math_mode(blas_, CUBLAS_PEDANTIC_MATH));
     configure_decode_attention(dims_, z_.chunk_cap);
     scale_ = static_cast<float>(cfg.softmax_scale());
     rope_mscale_ = static_cast<float>(cfg.rope_mscale());
@@ -135,7 +136,7 @@ class CudaBackend final : public Backend {
   ~CudaBackend() override {
     if (graph_exec_) cudaGraphExecDestroy(graph_exec_);
     if (graph_) cudaGraphDestroy(graph_);
-    if (blas_) cublasDestroy(blas_);
+    if (blas_) blas::destroy(blas_);
     if (stream_) cudaStreamDestroy(stream_);
   }
 
@@ -376,7 +377,7 @@ class CudaBackend final : public Backend {
     }
     const float alpha = 1.0f, beta = acc ? 1.0f : 0.0f;
     if (dm_.wt == WType::F32) {
-      MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, W.rows, n, W.cols, &alpha,
+      MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, W.rows, n, W.cols, &alpha,
                                       static_cast<const float*>(W.w), W.cols, x, static_cast<int>(x_stride), &beta, y,
                                       static_cast<int>(y_stride)));
       return;
@@ -386,7 +387,7 @@ class CudaBackend final : public Backend {
       const int nr = std::min(rows_per, W.rows - r0);
       dequant_to_f32(dm_.wt, static_cast<const char*>(W.w) + static_cast<size_t>(r0) * W.cols * 2, wbuf_.as<float>(),
                      static_cast<long long>(nr) * W.cols, stream_);
-      MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, nr, n, W.cols, &alpha, wbuf_.as<float>(),
+      MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, nr, n, W.cols, &alpha, wbuf_.as<float>(),
                                       W.cols, x, static_cast<int>(x_stride), &beta, y + r0, static_cast<int>(y_stride)));
     }
   }
@@ -450,17 +451,17 @@ class CudaBackend final : public Backend {
         const int nH = n * z.H;
         const float zero = 0.0f, one = 1.0f;
         // S^T [n_keys, nH] = latent [n_keys, C] . qcat^T: every head of every token against every key.
-        MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.C, &scale_, cache_l, z.C,
+        MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.C, &scale_, cache_l, z.C,
                                         qcat_.as<float>(), z.C, &zero, S_.as<float>(), static_cast<int>(ldS)));
         if (want_parts) {
-          MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.R, &scale_, cache_l, z.C,
+          MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.R, &scale_, cache_l, z.C,
                                           qcat_.as<float>(), z.C, &zero, Sn_.as<float>(), static_cast<int>(ldS)));
-          MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.P, &scale_, cache_l + z.R, z.C,
+          MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, n_keys, nH, z.P, &scale_, cache_l + z.R, z.C,
                                           qcat_.as<float>() + z.R, z.C, &zero, Sr_.as<float>(), static_cast<int>(ldS)));
         }
         causal_softmax_rows(S_.as<float>(), ldS, n, z.H, start, n_keys, stream_);
         // olat^T [R, nH] = latent[:, :R]^T [R, n_keys] . P^T [n_keys, nH]
-        MLASCOPE_CUDA_CHECK(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, z.R, nH, n_keys, &one, cache_l, z.C,
+        MLASCOPE_CUDA_CHECK(blas::sgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, z.R, nH, n_keys, &one, cache_l, z.C,
                                         S_.as<float>(), static_cast<int>(ldS), &zero, olat_.as<float>(), z.R));
       }
       mla_absorb_out(dm_.wt, dims_, L.kv_b.w, olat_.as<float>(), n, ov_.as<float>(), stream_);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cublas_api.h"
 #include "cuda_check.h"
 #include "cuda_tools.h"
 #include "kernels.h"
@@ -76,12 +77,12 @@ std::vector<float> matmul(const std::vector<float>& W, int rows, int cols, const
   Dev<float> wide(W.size()), dx(x), dy(static_cast<size_t>(n) * rows);
   cuda::dequant_to_f32(dW.wt, dW.ptr(), wide.p, static_cast<long long>(W.size()), nullptr);
   cublasHandle_t h = nullptr;
-  MLASCOPE_CUDA_CHECK(cublasCreate(&h));
-  MLASCOPE_CUDA_CHECK(cublasSetMathMode(h, CUBLAS_PEDANTIC_MATH));
+  MLASCOPE_CUDA_CHECK(blas::create(&h));
+  MLASCOPE_CUDA_CHECK(blas::set_math_mode(h, CUBLAS_PEDANTIC_MATH));
   const float one = 1.0f, zero = 0.0f;
   const cublasStatus_t st =
-      cublasSgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n, cols, &one, wide.p, cols, dx.p, cols, &zero, dy.p, rows);
-  cublasDestroy(h);
+      blas::sgemm(h, CUBLAS_OP_T, CUBLAS_OP_N, rows, n, cols, &one, wide.p, cols, dx.p, cols, &zero, dy.p, rows);
+  blas::destroy(h);
   MLASCOPE_CUDA_CHECK(st);
   return dy.get();
 }
