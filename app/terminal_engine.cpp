@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "commands.h"
+#include "engine/chat_turn.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
@@ -94,27 +95,11 @@ class GeneratorEngine : public ChatEngine {
 
 ChatEngine::Turn encode_chat_turn(const Tokenizer& tok, std::span<const int32_t> history, const std::string& system,
                                   std::span<const Message> previous, const std::string& user) {
-  ChatEngine::Turn t;
-  const size_t n = history.size();
-  if (tok.chat_template() == ChatTemplateKind::Plain) {
-    const bool new_doc = n == 0 || (tok.eos_id() >= 0 && history.back() == tok.eos_id());
-    t.keep = static_cast<int>(n);
-    if (new_doc && tok.bos_id() >= 0) t.ids.push_back(tok.bos_id());
-    const std::vector<int32_t> ids = tok.encode(n == 0 ? system + user : user);
-    t.ids.insert(t.ids.end(), ids.begin(), ids.end());
-    return t;
-  }
   std::vector<ChatMessage> msgs;
-  if (!system.empty()) msgs.push_back({"system", system});
-  for (const Message& m : previous)
-    if (m.role == "user" || m.role == "assistant") msgs.push_back({m.role, m.text});
-  msgs.push_back({"user", user});
-  const std::vector<int32_t> all = tok.apply_chat_template(msgs, true);
-  size_t common = 0;
-  while (common < n && common < all.size() && history[common] == all[common]) ++common;
-  t.keep = static_cast<int>(common);
-  t.ids.assign(all.begin() + static_cast<std::ptrdiff_t>(common), all.end());
-  return t;
+  msgs.reserve(previous.size());
+  for (const Message& m : previous) msgs.push_back({m.role, m.text});
+  ChatTurn t = mlascope::encode_chat_turn(tok, history, system, msgs, user);
+  return ChatEngine::Turn{t.keep, std::move(t.ids)};
 }
 
 std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const LoadProgressFn& progress) {

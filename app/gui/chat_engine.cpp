@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "engine/chat_turn.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "sessions/fingerprint.h"
@@ -99,27 +100,8 @@ std::string ChatEngine::decode(std::span<const int32_t> ids) const { return toke
 
 ChatEngine::Turn ChatEngine::encode_turn(std::span<const int32_t> history, const std::string& system,
                                          std::span<const ChatMessage> previous, const std::string& user, bool plain) const {
-  Turn t;
-  if (plain || template_ == ChatTemplateKind::Plain) {
-    // A base model continues one document: each turn is more text at its end.
-    t.keep = static_cast<int>(history.size());
-    if (history.empty() && tokenizer_->add_bos() && tokenizer_->bos_id() >= 0) t.ids.push_back(tokenizer_->bos_id());
-    const std::vector<int32_t> enc = tokenizer_->encode(user);
-    t.ids.insert(t.ids.end(), enc.begin(), enc.end());
-    return t;
-  }
-  std::vector<ChatMessage> msgs;
-  if (!system.empty()) msgs.push_back({"system", system});
-  for (const ChatMessage& m : previous)
-    if (m.role != "system") msgs.push_back(m);
-  msgs.push_back({"user", user});
-  const std::vector<int32_t> full = tokenizer_->apply_chat_template(msgs, /*add_generation_prompt=*/true, template_);
-  const size_t n = std::min(full.size(), history.size());
-  size_t keep = 0;
-  while (keep < n && full[keep] == history[keep]) ++keep;
-  t.keep = static_cast<int>(keep);
-  t.ids.assign(full.begin() + static_cast<std::ptrdiff_t>(keep), full.end());
-  return t;
+  ChatTurn t = encode_chat_turn(*tokenizer_, history, system, previous, user, plain ? ChatTemplateKind::Plain : template_);
+  return Turn{t.keep, std::move(t.ids)};
 }
 
 StepStatus ChatEngine::feed(std::span<const int32_t> ids, int message, const EmitFn& emit) {
