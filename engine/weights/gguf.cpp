@@ -239,9 +239,13 @@ TensorView rebuild_kv_b(WeightStore& store, const GgufFile& f, const ModelConfig
 
 void load_gguf(WeightStore& store, const std::filesystem::path& path, const LoadProgress& progress,
                ModelConfig* config_out, TokenizerParts* tokenizer_out) {
-  const GgufFile f = GgufFile::open(path);
+  MapOptions mo;
+  mo.weights = true;
+  mo.on_read = progress;
+  const GgufFile f = GgufFile::open_weights(path, mo);
   const ModelConfig c = config_from_gguf(f);
   const int file_index = store.add_file(f.mapped(), f.display_name());
+  const bool read_reported = f.mapped()->resident();  // the read already went 0..100 %
 
   uint64_t total = 0, done = 0;
   for (const GgufTensorInfo& t : f.tensors()) total += t.nbytes;
@@ -254,7 +258,7 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
   int skipped = 0;
   for (const GgufTensorInfo& t : f.tensors()) {
     done += t.nbytes;
-    if (progress) progress(done, total);
+    if (progress && !read_reported) progress(done, total);
     const std::optional<GgufName> m = gguf_to_hf(t.name);
     if (!m) {
       // Extra tensors (e.g. DeepSeek-V3's multi-token-prediction layers) do not change the math.

@@ -179,10 +179,12 @@ void read_scalar(Cursor& c, GgufType t, const std::string& key, const GgufFile& 
 
 void GgufFile::bad(const std::string& what) const { fail("gguf", display_name_, what); }
 
-GgufFile GgufFile::open(const std::filesystem::path& path) {
+GgufFile GgufFile::open(const std::filesystem::path& path) { return open_weights(path, MapOptions{}); }
+
+GgufFile GgufFile::open_weights(const std::filesystem::path& path, const MapOptions& options) {
   GgufFile f;
   f.display_name_ = path.filename().string();
-  f.file_ = std::make_shared<MappedFile>(path, "gguf");
+  f.file_ = std::make_shared<MappedFile>(path, "gguf", options);
   f.parse();
   return f;
 }

@@ -17,6 +17,7 @@
 namespace mlascope {
 
 class MappedFile;
+struct MapOptions;
 
 // Metadata value types as numbered in the file.
 enum class GgufType : uint32_t {
@@ -67,7 +68,10 @@ class GgufFile {
   static constexpr uint64_t kDefaultAlignment = 32;
 
   // Maps and parses; throws Error "[gguf] FILE: ..." naming the field at fault.
+  // Metadata and tensor infos only: the file stays mapped. open_weights() is for loading the model
+  // (resident in huge pages by the residency policy, reporting the read).
   static GgufFile open(const std::filesystem::path& path);
+  static GgufFile open_weights(const std::filesystem::path& path, const MapOptions& options);
 
   const std::string& display_name() const { return display_name_; }
   const std::shared_ptr<MappedFile>& mapped() const { return file_; }

@@ -42,7 +42,8 @@ bool want_resident(uint64_t size) {
 void MappedFile::set_residency(Residency r) { g_residency = r; }
 Residency MappedFile::residency() { return g_residency.load(); }
 
-MappedFile::MappedFile(const std::filesystem::path& path, const char* where) : path_(path.string()) {
+MappedFile::MappedFile(const std::filesystem::path& path, const char* where, const MapOptions& options)
+    : path_(path.string()) {
   int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(where, path_, std::string("cannot open file: ") + std::strerror(errno));
   struct stat st {};
@@ -51,7 +52,7 @@ MappedFile::MappedFile(const std::filesystem::path& path, const char* where) : p
     fail(where, path_, "not a regular file");
   }
   size_ = static_cast<uint64_t>(st.st_size);
-  if (size_ > 0 && want_resident(size_)) {
+  if (size_ > 0 && options.weights && want_resident(size_)) {
     void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p != MAP_FAILED) {
       ::madvise(p, size_, MADV_HUGEPAGE);  // advice only: without THP it is plain anonymous memory
@@ -68,6 +69,7 @@ MappedFile::MappedFile(const std::filesystem::path& path, const char* where) : p
                                : "file is shorter than its size (" + std::to_string(size_) + " bytes): changed while loading");
         }
         off += static_cast<uint64_t>(n);
+        if (options.on_read) options.on_read(off, size_);
       }
       ::mprotect(p, size_, PROT_READ);  // weights are never written: a stray write faults
       data_ = dst;

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 namespace mlascope {
@@ -15,10 +16,17 @@ namespace mlascope {
 // stay evictable).
 enum class Residency { Auto, Map, Resident };
 
+// What the file is opened for. Metadata readers (info, config probes, convert) always map; the
+// weight loaders ask for `weights`, which follows the residency policy, with progress of the read.
+struct MapOptions {
+  bool weights = false;
+  std::function<void(uint64_t done, uint64_t total)> on_read;  // resident reads only
+};
+
 class MappedFile {
  public:
   // Throws Error "[where] PATH: cannot open/map/read ..." on failure.
-  MappedFile(const std::filesystem::path& path, const char* where);
+  MappedFile(const std::filesystem::path& path, const char* where, const MapOptions& options = {});
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;

@@ -195,10 +195,12 @@ void parse_safetensors_header(const std::string& file, const char* header, uint6
   out.tensors = std::move(sorted);
 }
 
-SafetensorsFile read_safetensors(const std::filesystem::path& path) {
+SafetensorsFile read_safetensors(const std::filesystem::path& path) { return read_safetensors(path, MapOptions{}); }
+
+SafetensorsFile read_safetensors(const std::filesystem::path& path, const MapOptions& options) {
   SafetensorsFile out;
   out.display_name = path.string();
-  out.file = std::make_shared<MappedFile>(path, kWhere);
+  out.file = std::make_shared<MappedFile>(path, kWhere, options);
   const uint64_t size = out.file->size();
   const uint8_t* base = out.file->data();
   if (size < 8)

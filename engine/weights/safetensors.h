@@ -18,6 +18,7 @@
 namespace mlascope {
 
 class MappedFile;
+struct MapOptions;
 
 // Headers above this are refused before parsing (the reference implementation uses the same bound):
 // a real checkpoint's header is a few MB at most, so a larger one is a corrupt or hostile file.
@@ -32,7 +33,9 @@ struct SafetensorsFile {
 };
 
 // Maps and validates one file. Errors: "[safetensors] PATH: tensor 'x' ...".
-SafetensorsFile read_safetensors(const std::filesystem::path& path);
+// options: MapOptions{.weights = true, ...} when loading a model (residency policy, read progress).
+SafetensorsFile read_safetensors(const std::filesystem::path& path, const MapOptions& options);
+SafetensorsFile read_safetensors(const std::filesystem::path& path);  // mapped: inspection, tests
 
 // Validates a header against a data section of `data_size` bytes starting at `data`; fills
 // tensors (views into `data`) and metadata. Exposed for tests that craft headers in memory.

@@ -107,7 +107,10 @@ WeightStore WeightStore::open(const fs::path& path, const LoadProgress& progress
   uint64_t total = 0, done = 0;
   for (const fs::path& s : shards) total += fs::file_size(s, ec);
   for (const fs::path& s : shards) {
-    SafetensorsFile f = read_safetensors(s);
+    MapOptions mo;
+    mo.weights = true;
+    if (progress) mo.on_read = [&progress, &done, total](uint64_t d, uint64_t) { progress(done + d, total); };
+    SafetensorsFile f = read_safetensors(s, mo);
     const std::string shard_name = s.filename().string();
     const int fi = ws.add_file(f.file, f.display_name);
     for (TensorView& t : f.tensors) {
