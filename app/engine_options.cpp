@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
+#include "engine/backend/backend.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "engine/weights/mapped_file.h"
@@ -40,6 +41,7 @@ BackendOptions backend_options(const EngineArgs& a) {
 std::shared_ptr<Model> load_model(const EngineArgs& a, const char*) {
   ModelLoadOptions lo;
   lo.max_context = a.max_context;
+  lo.host_compute = computes_on_host(backend_options(a).device);
   return Model::load(a.model.empty() ? default_model_dir() : a.model, lo);
 }
 

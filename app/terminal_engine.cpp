@@ -106,6 +106,7 @@ std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const 
   const fs::path path = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
   ModelLoadOptions lo;
   lo.progress = progress;
+  lo.host_compute = computes_on_host(parse_device(opt.device));
   std::shared_ptr<const Model> model = Model::load(path, lo);
   std::shared_ptr<const Tokenizer> tok;
   if (const TokenizerParts* parts = model->embedded_tokenizer()) {

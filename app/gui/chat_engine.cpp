@@ -51,6 +51,7 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   report(0.0f, "opening " + path.string());
   ModelLoadOptions lo;
   lo.max_context = opt.backend.max_context;
+  lo.host_compute = computes_on_host(opt.backend.device);
   // Weights are most of the wait: they fill the bar up to 85 %.
   lo.progress = [&](uint64_t done, uint64_t total) {
     report(total > 0 ? 0.85f * static_cast<float>(static_cast<double>(done) / static_cast<double>(total)) : 0.0f,

@@ -55,4 +55,10 @@ std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& 
   return make_cpu_backend(model, opt);
 }
 
+bool computes_on_host(DeviceKind device) {
+  if (device == DeviceKind::Cpu) return true;
+  if (device == DeviceKind::Cuda) return false;
+  return !cuda_device_available(nullptr);
+}
+
 }  // namespace mlascope

@@ -76,5 +76,7 @@ std::unique_ptr<Backend> make_cuda_backend(const Model& model, const BackendOpti
 bool cuda_device_available(std::string* why = nullptr);
 // Auto picks CUDA when available, else CPU.
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& opt);
+// Whether make_backend would compute on the host for this device choice (ModelLoadOptions::host_compute).
+bool computes_on_host(DeviceKind device);
 
 }  // namespace mlascope

@@ -17,6 +17,7 @@
 #include "../tokenizer/tokenizer.h"
 #include "../weights/gguf.h"
 #include "../weights/gguf_file.h"
+#include "../weights/mapped_file.h"
 
 
 namespace mlascope {
@@ -313,7 +314,25 @@ std::shared_ptr<Model> ModelBinder::load_gguf_model(const fs::path& file, const 
   return m;
 }
 
+namespace {
+// Residency Auto means "resident when it helps": it helps CPU decode only. For the duration of a
+// load whose weights go to a device, Auto reads as Map (an explicit policy is left alone).
+class ResidencyForLoad {
+ public:
+  explicit ResidencyForLoad(bool host_compute) : saved_(MappedFile::residency()) {
+    if (!host_compute && saved_ == Residency::Auto) MappedFile::set_residency(Residency::Map);
+  }
+  ~ResidencyForLoad() { MappedFile::set_residency(saved_); }
+  ResidencyForLoad(const ResidencyForLoad&) = delete;
+  ResidencyForLoad& operator=(const ResidencyForLoad&) = delete;
+
+ private:
+  Residency saved_;
+};
+}  // namespace
+
 std::shared_ptr<Model> Model::load(const fs::path& path, const ModelLoadOptions& opt) {
+  const ResidencyForLoad residency(opt.host_compute);
   std::error_code ec;
   if (!fs::exists(path, ec)) fail(kWhere, path.string(), "no such model folder or file");
   // A folder holding exactly one .gguf and no safetensors is treated as that file.

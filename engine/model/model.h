@@ -62,6 +62,9 @@ void check_memory(const MemoryEstimate& m, const std::string& model_name);
 struct ModelLoadOptions {
   int max_context = 0;      // for the memory estimate (0 = min(max_position_embeddings, 4096))
   bool check_memory = true; // refuse when weights + KV cache exceed available RAM
+  // False when a device backend (CUDA) will hold the weights: the host then keeps the files mapped
+  // (evictable) instead of resident in huge pages, which only CPU decode benefits from.
+  bool host_compute = true;
   LoadProgress progress;
 };
 

@@ -164,7 +164,9 @@ TEST(GgufGolden, QuantizedAgreementIsReported) {
       std::printf("%-4s %-40s max |logit diff| %.4f  routes %d/%d  greedy %d/%d\n", to_string(t),
                   dir.filename().c_str(), o.max_logit_diff, o.routes_same, o.routes, o.greedy_same, o.greedy);
       // A sanity floor only: a broken kernel or layout lands near chance (k/E of routes).
-      if (t == DType::Q8_0) EXPECT_GE(o.routes_same * 2, o.routes) << dir;
+      if (t == DType::Q8_0) {
+        EXPECT_GE(o.routes_same * 2, o.routes) << dir;
+      }
     }
   }
 }
