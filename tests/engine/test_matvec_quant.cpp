@@ -78,12 +78,15 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
   for (int64_t r = 1; r < rows; ++r) {
     m.view.row_to_f32(r, w.data());
     double exact_q = 0, exact = 0, mag = 0, bound = 0;
+    // Q4_K/Q5_K take x in 256-value blocks (one scale per super-block), the others in 32s.
+    const bool k = t == DType::Q4_K || t == DType::Q5_K;
     for (int64_t i = 0; i < cols; ++i) {
-      const double xi_q = double(xq.d[i / 32]) * xq.q[i];
+      const double dx = k ? xq.dk[i / 256] : xq.d[i / 32];
+      const double xi_q = dx * (k ? xq.qk[i] : xq.q[i]);
       exact_q += double(w[i]) * xi_q;
       exact += double(w[i]) * x[i];
       mag += std::fabs(double(w[i]) * xi_q);
-      bound += std::fabs(double(w[i])) * xq.d[i / 32] * 0.5;
+      bound += std::fabs(double(w[i])) * dx * 0.5;
     }
     EXPECT_NEAR(y[r], exact_q, 1e-5 * mag + 1e-6) << to_string(t) << " row " << r;
     EXPECT_NEAR(yp[r], exact_q, 1e-5 * mag + 1e-6) << to_string(t) << " row " << r << " (portable)";
@@ -182,5 +185,26 @@ TEST(QuantizeActivation, MatchesTheDefinitionExactly) {
     }
     EXPECT_EQ(q.sum16[static_cast<size_t>(2 * b)], s[0]);
     EXPECT_EQ(q.sum16[static_cast<size_t>(2 * b + 1)], s[1]);
+  }
+  // n = 640 is not a whole number of 256-blocks: no super-block form.
+  EXPECT_TRUE(q.qk.empty());
+  // The super-block form, on 512 values: one scale per 256.
+  quantize_activation(x.data(), 512, q);
+  ASSERT_EQ(q.dk.size(), 2u);
+  for (int64_t b = 0; b < 2; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * 256 + i)]));
+    const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+    ASSERT_EQ(q.dk[static_cast<size_t>(b)], d);
+    for (int g = 0; g < 16; ++g) {
+      int s = 0;
+      for (int i = 0; i < 16; ++i) {
+        const size_t at = static_cast<size_t>(b * 256 + g * 16 + i);
+        const int e = static_cast<int>(std::nearbyint(x[at] * id));
+        ASSERT_EQ(q.qk[at], e) << at;
+        s += e;
+      }
+      EXPECT_EQ(q.ksum16[static_cast<size_t>(b * 16 + g)], s);
+    }
   }
 }

@@ -59,31 +59,35 @@ float dot_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
-// Q4_K and Q5_K share everything but the fifth bit.
+// Q4_K and Q5_K share everything but the fifth bit. x in 256-blocks: within a super-block the
+// integer sums of the 8 sub-blocks are scaled by their 6-bit integer scales and added as integers;
+// one float multiply per super-block, the mins through the sums of x codes.
 template <bool kFive>
 float dot_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
   float acc = 0.0f;
   const int64_t bb = kFive ? 176 : 144;
   for (int64_t sb = 0; sb < n / 256; ++sb, w += bb) {
-    const float d = rdf16(w), dmin = rdf16(w + 2);
+    const float dx = x.dk[static_cast<size_t>(sb)];
+    const float d = rdf16(w) * dx, dmin = rdf16(w + 2) * dx;
     const uint8_t* scales = w + 4;
     const uint8_t* qh = w + 16;
     const uint8_t* qs = w + (kFive ? 48 : 16);
+    int32_t isum = 0, msum = 0;
     for (int j = 0; j < 8; ++j) {
       uint8_t sc, m;
       k_scale_min(j, scales, &sc, &m);
       const int c = j / 2, shift = (j & 1) * 4;
-      const int64_t xb = sb * 8 + j;
-      const int8_t* xq = x.q.data() + xb * 32;
+      const int8_t* xq = x.qk.data() + sb * 256 + j * 32;
       int32_t s = 0;
       for (int l = 0; l < 32; ++l) {
         int q = (qs[c * 32 + l] >> shift) & 0x0f;
         if constexpr (kFive) q |= ((qh[l] >> j) & 1) << 4;
         s += q * xq[l];
       }
-      const int32_t xs = x.sum16[2 * xb] + x.sum16[2 * xb + 1];
-      acc += x.d[xb] * (d * sc * static_cast<float>(s) - dmin * m * static_cast<float>(xs));
+      isum += sc * s;
+      msum += m * (x.ksum16[static_cast<size_t>(sb * 16 + 2 * j)] + x.ksum16[static_cast<size_t>(sb * 16 + 2 * j + 1)]);
     }
+    acc += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
   }
   return acc;
 }
@@ -172,10 +176,20 @@ float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
   const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   const int64_t bb = kFive ? 176 : 144;
   for (int64_t sb = 0; sb < n / 256; ++sb, w += bb) {
-    const float d = rdf16(w), dmin = rdf16(w + 2);
+    const float dx = x.dk[static_cast<size_t>(sb)];
+    const float d = rdf16(w) * dx, dmin = rdf16(w + 2) * dx;
     const uint8_t* qs = w + (kFive ? 48 : 16);
+    const int8_t* xq = x.qk.data() + sb * 256;
+    const int16_t* xs = x.ksum16.data() + sb * 16;
+    uint8_t sc[8], m[8];
+    int32_t msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      k_scale_min(j, w + 4, &sc[j], &m[j]);
+      msum += m[j] * (xs[2 * j] + xs[2 * j + 1]);
+    }
     __m256i qh = _mm256_setzero_si256();
     if constexpr (kFive) qh = load32(w + 16);
+    __m256i isum = _mm256_setzero_si256();
     for (int c = 0; c < 4; ++c) {
       const __m256i raw = load32(qs + 32 * c);
       __m256i lo = _mm256_and_si256(raw, nib);
@@ -186,16 +200,13 @@ float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
         hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
         qh = _mm256_srli_epi16(qh, 2);
       }
-      for (int h = 0; h < 2; ++h) {
-        const int j = 2 * c + h;
-        uint8_t sc, m;
-        k_scale_min(j, w + 4, &sc, &m);
-        const int64_t xb = sb * 8 + j;
-        const __m256i p = dot_u8_i8(h ? hi : lo, load32(x.q.data() + xb * 32));
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(d * sc * x.d[xb]), acc);
-        mins += dmin * m * x.d[xb] * static_cast<float>(x.sum16[2 * xb] + x.sum16[2 * xb + 1]);
-      }
+      // codes (< 32) × x codes, pairs summed in int16 (< 2·31·127), then × the sub-block's scale
+      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(xq + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
+      const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(xq + 64 * c + 32)), _mm256_set1_epi16(sc[2 * c + 1]));
+      isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
     }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    mins += dmin * static_cast<float>(msum);
   }
   return hsum(acc) - mins;
 }
@@ -325,64 +336,73 @@ void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t
 
 }  // namespace
 
+namespace {
+
+// One block of `len` values (32 or 256): d = max|x| / 127, q = round-half-even(x / d), and the sums
+// of q over each 16. The AVX2 path does the same arithmetic eight lanes at a time: linear()
+// quantizes every token before its threads start, so this is serial work.
+void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* sum16) {
+#ifdef MLASCOPE_QUANT_AVX2
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 m = _mm256_setzero_ps();
+  for (int i = 0; i < len; i += 8) m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + i)));
+  __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+  m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
+  m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
+  const float amax = _mm_cvtss_f32(m4);
+#else
+  float amax = 0.0f;
+  for (int i = 0; i < len; ++i) amax = std::max(amax, std::fabs(x[i]));
+#endif
+  const float d = amax / 127.0f;
+  const float id = d > 0.0f ? 1.0f / d : 0.0f;
+  *d_out = d;
+#ifdef MLASCOPE_QUANT_AVX2
+  const __m256 vid = _mm256_set1_ps(id);
+  for (int b = 0; b < len; b += 32) {
+    __m256i v[4];
+    for (int i = 0; i < 4; ++i) v[i] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + b + 8 * i), vid));
+    // int32 -> int8 with saturation (values are within ±127), then undo the lane interleave of packs.
+    const __m256i v01 = _mm256_packs_epi32(v[0], v[1]), v23 = _mm256_packs_epi32(v[2], v[3]);
+    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(v01, v23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + b), q8);
+    for (int h = 0; h < 2; ++h) {
+      const __m256i s8 = _mm256_add_epi32(v[2 * h], v[2 * h + 1]);
+      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+      sum16[b / 16 + h] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
+    }
+  }
+#else
+  for (int b = 0; b < len; b += 16) {
+    int s = 0;
+    for (int i = b; i < b + 16; ++i) {
+      q[i] = static_cast<int8_t>(std::nearbyint(x[i] * id));
+      s += q[i];
+    }
+    sum16[b / 16] = static_cast<int16_t>(s);
+  }
+#endif
+}
+
+}  // namespace
+
 void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
   if (n % 32 != 0) fail("matvec", "", "activation length " + std::to_string(n) + " is not a multiple of 32");
   out.n = n;
   out.q.resize(static_cast<size_t>(n));
   out.d.resize(static_cast<size_t>(n / 32));
   out.sum16.resize(static_cast<size_t>(n / 16));
-  int64_t b = 0;
-#ifdef MLASCOPE_QUANT_AVX2
-  // The same arithmetic as the scalar loop below (|x| max, x * (1/d) rounded to nearest even), eight
-  // lanes at a time: linear() quantizes every token before its threads start, so this is serial.
-  const __m256 sign = _mm256_set1_ps(-0.0f);
-  for (; b < n / 32; ++b) {
-    const float* xb = x + b * 32;
-    __m256 v[4];
-    __m256 m = _mm256_setzero_ps();
-    for (int i = 0; i < 4; ++i) {
-      v[i] = _mm256_loadu_ps(xb + 8 * i);
-      m = _mm256_max_ps(m, _mm256_andnot_ps(sign, v[i]));
-    }
-    __m128 m4 = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    m4 = _mm_max_ps(m4, _mm_movehl_ps(m4, m4));
-    m4 = _mm_max_ss(m4, _mm_movehdup_ps(m4));
-    const float amax = _mm_cvtss_f32(m4);
-    const float d = amax / 127.0f;
-    const float id = d > 0.0f ? 1.0f / d : 0.0f;
-    out.d[static_cast<size_t>(b)] = d;
-    const __m256 vid = _mm256_set1_ps(id);
-    __m256i q[4];
-    for (int i = 0; i < 4; ++i) q[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], vid));
-    // int32 -> int8 with saturation (values are within ±127), then undo the lane interleave of packs.
-    const __m256i q01 = _mm256_packs_epi32(q[0], q[1]), q23 = _mm256_packs_epi32(q[2], q[3]);
-    const __m256i q8 = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(q01, q23), _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.q.data() + b * 32), q8);
-    for (int h = 0; h < 2; ++h) {
-      const __m256i s8 = _mm256_add_epi32(q[2 * h], q[2 * h + 1]);
-      __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(s8), _mm256_extracti128_si256(s8, 1));
-      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
-      s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
-      out.sum16[static_cast<size_t>(2 * b + h)] = static_cast<int16_t>(_mm_cvtsi128_si32(s4));
-    }
-  }
-#endif
-  for (; b < n / 32; ++b) {
-    const float* xb = x + b * 32;
-    float amax = 0.0f;
-    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(xb[i]));
-    const float d = amax / 127.0f;
-    const float id = d > 0.0f ? 1.0f / d : 0.0f;
-    out.d[static_cast<size_t>(b)] = d;
-    int16_t s[2] = {0, 0};
-    for (int i = 0; i < 32; ++i) {
-      const auto q = static_cast<int8_t>(std::nearbyint(xb[i] * id));
-      out.q[static_cast<size_t>(b * 32 + i)] = q;
-      s[i / 16] = static_cast<int16_t>(s[i / 16] + q);
-    }
-    out.sum16[static_cast<size_t>(2 * b)] = s[0];
-    out.sum16[static_cast<size_t>(2 * b + 1)] = s[1];
-  }
+  for (int64_t b = 0; b < n / 32; ++b)
+    quantize_block(x + b * 32, 32, out.q.data() + b * 32, out.d.data() + b, out.sum16.data() + b * 2);
+  const bool k = n % 256 == 0;
+  out.qk.resize(k ? static_cast<size_t>(n) : 0);
+  out.dk.resize(k ? static_cast<size_t>(n / 256) : 0);
+  out.ksum16.resize(k ? static_cast<size_t>(n / 16) : 0);
+  if (k)
+    for (int64_t b = 0; b < n / 256; ++b)
+      quantize_block(x + b * 256, 256, out.qk.data() + b * 256, out.dk.data() + b, out.ksum16.data() + b * 16);
 }
 
 bool matvec_quant_has_simd() {
@@ -410,7 +430,7 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 #endif
 }
 
-bool matmat_quant_preferred(DType t) { return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q6_K; }
+bool matmat_quant_preferred(DType t) { return t == DType::Q8_0 || t == DType::Q6_K; }
 
 void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t r0, int64_t r1) {

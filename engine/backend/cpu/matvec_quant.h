@@ -12,11 +12,17 @@
 namespace mlascope {
 
 // x as int8 blocks of 32: x[i] ≈ d[i/32] * q[i]; sum16 = sums of q over each 16 values.
+// When n is a multiple of 256, the same x also in blocks of 256 (one scale per super-block, as
+// llama.cpp's Q8_K): the Q4_K/Q5_K kernels then sum integers across a whole super-block before a
+// single float multiply, instead of converting and scaling every 32 values.
 struct Q8Activation {
   int64_t n = 0;
   std::vector<int8_t> q;      // [n]
   std::vector<float> d;       // [n / 32]
   std::vector<int16_t> sum16; // [n / 16]
+  std::vector<int8_t> qk;     // [n] or empty: x[i] ≈ dk[i/256] * qk[i]
+  std::vector<float> dk;      // [n / 256]
+  std::vector<int16_t> ksum16;  // [n / 16] sums of qk over each 16 values
 };
 
 // n must be a multiple of 32.
@@ -33,9 +39,9 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t row_begin, int64_t row_end);
 
-// Whether matmat_quant beats converting each row to float once per batch (measured with
-// bench_matvec_quant: Q8_0 1.5x, Q4_0 1.7x, Q6_K 2.2x; Q4_K/Q5_K re-unpack their 6-bit scales per
-// token and come out even or slower, so they keep the float path).
+// Whether a prompt's product should use matmat_quant rather than cpu::matmat's widened float tiles
+// (bench_matvec_quant, 32 tokens, 1 thread: Q8_0 integer tiles 23 vs 25 ms, Q6_K 49 vs 104 ms;
+// Q4_K, Q5_K, Q4_0 even or better as float tiles, and a 0.5 B Q4_K prompt 202 vs 164 tok/s).
 bool matmat_quant_preferred(DType t);
 // The same with the tokens already quantized (xs[t] for token t): linear() quantizes each token
 // once per product instead of once per thread chunk.
