@@ -10,6 +10,7 @@
 //         16 sub-blocks of 16: x = d*sc*(q-32)
 #pragma once
 #include <cstdint>
+#include <cstring>
 
 #include "../tensor.h"
 
@@ -32,6 +33,19 @@ inline void k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {
     *sc = static_cast<uint8_t>((q[j + 4] & 0x0f) | ((q[j - 4] >> 6) << 4));
     *m = static_cast<uint8_t>((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
   }
+}
+
+// All eight (scale, min) pairs at once with word operations: out[0..1] hold the scales of sub-blocks
+// 0..7 as bytes, out[2..3] the mins. Same values as k_scale_min, for the decode kernels' inner loop.
+inline void k_scales_mins(const uint8_t* q, uint32_t out[4]) {
+  uint32_t u0, u1, u2;
+  std::memcpy(&u0, q, 4);
+  std::memcpy(&u1, q + 4, 4);
+  std::memcpy(&u2, q + 8, 4);
+  out[0] = u0 & 0x3f3f3f3fu;
+  out[1] = (u2 & 0x0f0f0f0fu) | (((u0 >> 6) & 0x03030303u) << 4);
+  out[2] = u1 & 0x3f3f3f3fu;
+  out[3] = ((u2 >> 4) & 0x0f0f0f0fu) | (((u1 >> 6) & 0x03030303u) << 4);
 }
 
 }  // namespace mlascope

@@ -205,3 +205,23 @@ TEST(Quantize, F16AndBF16AreRoundToNearest) {
   EXPECT_EQ(h[0], 0x3f80);
   EXPECT_EQ(h[1], 0xc020);
 }
+
+// The word-parallel unpacking of a K-quant's 12 scale bytes equals the per-sub-block definition
+// for every byte pattern class (random bytes, all ones, all zeros).
+TEST(KScales, WordUnpackingEqualsPerSubBlock) {
+  std::mt19937 rng(77);
+  for (int trial = 0; trial < 2000; ++trial) {
+    uint8_t q[12];
+    for (uint8_t& b : q) b = trial == 0 ? 0xff : trial == 1 ? 0 : static_cast<uint8_t>(rng());
+    uint32_t packed[4];
+    k_scales_mins(q, packed);
+    uint8_t bytes[16];
+    std::memcpy(bytes, packed, 16);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      k_scale_min(j, q, &sc, &m);
+      ASSERT_EQ(bytes[j], sc) << "trial " << trial << " sub-block " << j;
+      ASSERT_EQ(bytes[8 + j], m) << "trial " << trial << " sub-block " << j;
+    }
+  }
+}

@@ -181,12 +181,19 @@ float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
     const uint8_t* qs = w + (kFive ? 48 : 16);
     const int8_t* xq = x.qk.data() + sb * 256;
     const int16_t* xs = x.ksum16.data() + sb * 16;
-    uint8_t sc[8], m[8];
-    int32_t msum = 0;
-    for (int j = 0; j < 8; ++j) {
-      k_scale_min(j, w + 4, &sc[j], &m[j]);
-      msum += m[j] * (xs[2 * j] + xs[2 * j + 1]);
-    }
+    uint32_t packed[4];
+    k_scales_mins(w + 4, packed);
+    uint8_t sc[8];
+    std::memcpy(sc, packed, 8);
+    // mins · (sums of x codes per 32): 8 mins widened to int16 against the pairwise sums of the
+    // 16 per-16 sums (each |sum| <= 32 * 127, no int16 overflow).
+    const __m128i minv = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + 2)));
+    const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xs)),
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(xs + 8)));
+    __m128i m4 = _mm_madd_epi16(minv, pairs);
+    m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0x4e));
+    m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0xb1));
+    const int32_t msum = _mm_cvtsi128_si32(m4);
     __m256i qh = _mm256_setzero_si256();
     if constexpr (kFive) qh = load32(w + 16);
     __m256i isum = _mm256_setzero_si256();
