@@ -6,6 +6,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
+
 #include "../error.h"
 
 namespace mlascope {
@@ -22,6 +26,29 @@ void dequant_q4k(const uint8_t* p, float* y) {
   const float d = f16_to_f32(rd16(p)), dmin = f16_to_f32(rd16(p + 2));
   const uint8_t* scales = p + 4;
   const uint8_t* qs = p + 16;
+#if defined(__AVX2__) && defined(__FMA__)
+  // Prompts widen Q4_K rows to float tiles (cpu::matmat): this loop is on their path.
+  uint32_t packed[4];
+  k_scales_mins(scales, packed);
+  uint8_t sm[16];
+  std::memcpy(sm, packed, 16);
+  const __m128i nib = _mm_set1_epi8(0x0f);
+  for (int c = 0; c < 4; ++c) {
+    const __m128i raw[2] = {_mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + c * 32)),
+                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs + c * 32 + 16))};
+    for (int h = 0; h < 2; ++h) {  // h 0: low nibbles = sub-block 2c, h 1: high nibbles = 2c+1
+      const int j = 2 * c + h;
+      const __m256 scale = _mm256_set1_ps(d * sm[j]), offset = _mm256_set1_ps(-dmin * sm[8 + j]);
+      for (int half = 0; half < 2; ++half) {
+        const __m128i codes = _mm_and_si128(h ? _mm_srli_epi16(raw[half], 4) : raw[half], nib);
+        for (int e = 0; e < 2; ++e) {
+          const __m256 v = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(e ? _mm_srli_si128(codes, 8) : codes));
+          _mm256_storeu_ps(y + c * 64 + h * 32 + half * 16 + e * 8, _mm256_fmadd_ps(v, scale, offset));
+        }
+      }
+    }
+  }
+#else
   for (int c = 0; c < 4; ++c) {  // 64-value chunks: sub-blocks 2c (low nibbles), 2c+1 (high)
     uint8_t sc0, m0, sc1, m1;
     k_scale_min(2 * c, scales, &sc0, &m0);
@@ -31,6 +58,7 @@ void dequant_q4k(const uint8_t* p, float* y) {
       y[c * 64 + 32 + l] = d * sc1 * (qs[c * 32 + l] >> 4) - dmin * m1;
     }
   }
+#endif
 }
 
 void dequant_q5k(const uint8_t* p, float* y) {
