@@ -12,6 +12,9 @@
 #include "../../weights/quant.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
+// GCC 12 reports the AVX-512 headers' own _mm512_undefined_* placeholders as uninitialized.
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #define MLASCOPE_AVX2 1
 #endif
@@ -55,31 +58,16 @@ inline __m256 load_f16x8(const uint16_t* p) {
 #endif
 #endif
 
+// Builds without AVX2 only: with it, matvec_simd below covers BF16 and F16.
 float dot_bf16(const uint16_t* w, const float* x, int64_t n) {
-  int64_t i = 0;
   float s = 0.0f;
-#ifdef MLASCOPE_AVX2
-  __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps();
-  for (; i + 16 <= n; i += 16) {
-    a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-    a1 = _mm256_fmadd_ps(load_bf16x8(w + i + 8), _mm256_loadu_ps(x + i + 8), a1);
-  }
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_bf16x8(w + i), _mm256_loadu_ps(x + i), a0);
-  s = hsum(_mm256_add_ps(a0, a1));
-#endif
-  for (; i < n; ++i) s += bf16_to_f32(w[i]) * x[i];
+  for (int64_t i = 0; i < n; ++i) s += bf16_to_f32(w[i]) * x[i];
   return s;
 }
 
 float dot_f16(const uint16_t* w, const float* x, int64_t n) {
-  int64_t i = 0;
   float s = 0.0f;
-#if defined(MLASCOPE_AVX2) && defined(__F16C__)
-  __m256 a0 = _mm256_setzero_ps();
-  for (; i + 8 <= n; i += 8) a0 = _mm256_fmadd_ps(load_f16x8(w + i), _mm256_loadu_ps(x + i), a0);
-  s = hsum(a0);
-#endif
-  for (; i < n; ++i) s += f16_to_f32(w[i]) * x[i];
+  for (int64_t i = 0; i < n; ++i) s += f16_to_f32(w[i]) * x[i];
   return s;
 }
 
@@ -103,45 +91,32 @@ struct LoadF16 {
 };
 #endif
 
-// Decode: R rows against one x. Each row keeps two accumulators (even and odd 8-column chunks):
-// two FMA chains are what it takes for a row to stream at memory speed. Every row is computed by
-// the same sequence of operations whatever R is, so the split across threads does not matter.
-template <class L, int R>
-inline void matvec_rows(const typename L::T* W, int64_t cols, const float* x, float* y, int64_t r) {
-  const typename L::T* w[R];
-  __m256 a[R], b[R];
-  for (int j = 0; j < R; ++j) {
-    w[j] = W + (r + j) * cols;
-    a[j] = _mm256_setzero_ps();
-    b[j] = _mm256_setzero_ps();
-  }
+// Decode: one weight row against x, with two accumulators (even and odd 8-column chunks): two FMA
+// chains are what it takes for a row to stream at memory speed. Rows go one at a time because
+// interleaving several weight streams measured slower here (bench_matvec_quant: F16 24 GB/s for
+// one row, 20 for four, 14 for two): the prefetcher follows one stream best.
+template <class L>
+inline float matvec_row(const typename L::T* w, int64_t cols, const float* x) {
+  __m256 a = _mm256_setzero_ps(), b = _mm256_setzero_ps();
   int64_t i = 0;
   for (; i + 16 <= cols; i += 16) {
-    const __m256 x0 = _mm256_loadu_ps(x + i), x1 = _mm256_loadu_ps(x + i + 8);
-    for (int j = 0; j < R; ++j) {
-      a[j] = _mm256_fmadd_ps(L::v8(w[j] + i), x0, a[j]);
-      b[j] = _mm256_fmadd_ps(L::v8(w[j] + i + 8), x1, b[j]);
-    }
+    a = _mm256_fmadd_ps(L::v8(w + i), _mm256_loadu_ps(x + i), a);
+    b = _mm256_fmadd_ps(L::v8(w + i + 8), _mm256_loadu_ps(x + i + 8), b);
   }
   if (i + 8 <= cols) {
-    const __m256 x0 = _mm256_loadu_ps(x + i);
-    for (int j = 0; j < R; ++j) a[j] = _mm256_fmadd_ps(L::v8(w[j] + i), x0, a[j]);
+    a = _mm256_fmadd_ps(L::v8(w + i), _mm256_loadu_ps(x + i), a);
     i += 8;
   }
-  for (int j = 0; j < R; ++j) {
-    float s = hsum(_mm256_add_ps(a[j], b[j]));
-    for (int64_t k = i; k < cols; ++k) s += L::one(w[j] + k) * x[k];
-    y[r + j] = s;
-  }
+  float s = hsum(_mm256_add_ps(a, b));
+  for (; i < cols; ++i) s += L::one(w + i) * x[i];
+  return s;
 }
 
 template <class L>
 void matvec_simd(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {
   const auto* p = static_cast<const typename L::T*>(W.data);
   const int64_t cols = W.cols();
-  // One row at a time: interleaving several weight streams measured slower here (bench_matvec_quant:
-  // F16 24 GB/s for one row, 20 for four, 14 for two), the prefetcher follows one stream best.
-  for (int64_t r = r0; r < r1; ++r) matvec_rows<L, 1>(p, cols, x, y, r);
+  for (int64_t r = r0; r < r1; ++r) y[r] = matvec_row<L>(p + r * cols, cols, x);
 }
 
 // Prefill: a tile of R weight rows × T tokens held in R·T accumulators. Each chunk of a weight
@@ -428,18 +403,7 @@ void matmat(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, 
 }
 
 void matvec_t_accumulate(const TensorView& W, const float* x, float* y, int64_t row_begin, int64_t row_end) {
-  const int64_t cols = W.cols();
-  if (W.dtype == DType::F32) {
-    const float* p = static_cast<const float*>(W.data);
-    for (int64_t r = row_begin; r < row_end; ++r) axpy_f32(x[r - row_begin], p + r * cols, y, cols);
-    return;
-  }
-  thread_local std::vector<float> row;
-  row.resize(static_cast<size_t>(cols));
-  for (int64_t r = row_begin; r < row_end; ++r) {
-    row_to_buffer(W, r, row.data());
-    axpy_f32(x[r - row_begin], row.data(), y, cols);
-  }
+  matmat_t_accumulate(W, x, 0, 1, y, 0, row_begin, row_end);
 }
 
 void matmat_t_accumulate(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,

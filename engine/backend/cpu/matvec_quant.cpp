@@ -142,17 +142,65 @@ inline float hsum(__m256 v) {
 inline __m256i dot_u8_i8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
-// 32 int8 times 32 int8: move the sign of a onto b so maddubs sees |a| (unsigned) × ±b.
-inline __m256i dot_i8_i8(__m256i a, __m256i b) { return dot_u8_i8(_mm256_sign_epi8(a, a), _mm256_sign_epi8(b, a)); }
 inline __m256i load32(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-float simd_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  for (int64_t b = 0; b < n / 32; ++b, w += 34) {
-    const __m256i p = dot_i8_i8(load32(w + 2), load32(x.q.data() + b * 32));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(rdf16(w) * x.d[b]), acc);
+// Q8_0 on one weight row and T tokens: each weight block is loaded once for the T tokens, whose T
+// accumulators are independent FMA chains. The per-token arithmetic does not depend on T, so a
+// prompt's products equal decode's. One row per call: two interleaved rows halved the decode speed
+// here (7.6 vs 26.6 GB/s in bench_matvec_quant), the prefetcher follows one stream best.
+#if defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
+inline __m256i dot_u8_i8_vnni(__m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
+#else
+  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
+#endif
+}
+#define MLASCOPE_DOT_U8_I8 dot_u8_i8_vnni
+#else
+#define MLASCOPE_DOT_U8_I8 dot_u8_i8
+#endif
+
+template <int T>
+inline void q8_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps();
+  for (int64_t b = 0; b < nb; ++b) {
+    const __m256i wq = load32(w + b * 34 + 2);
+    const __m256i aw = _mm256_sign_epi8(wq, wq);
+    const float dw = rdf16(w + b * 34);
+    for (int u = 0; u < T; ++u) {
+      const __m256i p = MLASCOPE_DOT_U8_I8(aw, _mm256_sign_epi8(load32(xs[u]->q.data() + b * 32), wq));
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * xs[u]->d[static_cast<size_t>(b)]), acc[u]);
+    }
   }
-  return hsum(acc);
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
+}
+
+float simd_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  const Q8Activation* xs[1] = {&x};
+  float y = 0.0f;
+  q8_0_tile<1>(w, n / 32, xs, &y, 0);
+  return y;
+}
+
+void q8_0_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy, int64_t r0,
+               int64_t r1) {
+  constexpr int kT = 4;
+  const int64_t cols = W.cols(), nb = cols / 32;
+  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  // Token blocks whose quantized activations stay in L2 while rows stream past them.
+  const int64_t block = std::max<int64_t>(kT, (262144 / std::max<int64_t>(1, cols)) / kT * kT);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += block) {
+    const int64_t t1 = std::min(n_tokens, t0 + block);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* w = base + static_cast<size_t>(r) * row_bytes;
+      int64_t t = t0;
+      for (; t + kT <= t1; t += kT) q8_0_tile<kT>(w, nb, xs + t, Y + t * ldy + r, ldy);
+      for (; t < t1; ++t) q8_0_tile<1>(w, nb, xs + t, Y + t * ldy + r, ldy);
+    }
+  }
 }
 
 float simd_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
@@ -245,77 +293,6 @@ float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
     }
   }
   return hsum(acc) - 32.0f * offset;
-}
-
-// Q8_0 in tiles of R rows × T tokens: each weight block is loaded once for T tokens, each token
-// block once for R rows, and the R·T accumulators are independent FMA chains. The per-pair
-// arithmetic is the same for every tile shape, so results do not depend on the thread split.
-#if defined(__AVXVNNI__) || (defined(__AVX512VNNI__) && defined(__AVX512VL__))
-inline __m256i dot_u8_i8_vnni(__m256i u, __m256i s) {
-#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
-  return _mm256_dpbusd_epi32(_mm256_setzero_si256(), u, s);
-#else
-  return _mm256_dpbusd_avx_epi32(_mm256_setzero_si256(), u, s);
-#endif
-}
-#define MLASCOPE_DOT_U8_I8 dot_u8_i8_vnni
-#else
-#define MLASCOPE_DOT_U8_I8 dot_u8_i8
-#endif
-
-template <int R, int T>
-inline void q8_0_tile(const uint8_t* base, size_t row_bytes, int64_t nb, const Q8Activation* const* xs, float* Y,
-                      int64_t ldy, int64_t r, int64_t t) {
-  const uint8_t* w[R];
-  __m256 acc[R][T];
-  for (int j = 0; j < R; ++j) w[j] = base + static_cast<size_t>(r + j) * row_bytes;
-  for (int j = 0; j < R; ++j)
-    for (int u = 0; u < T; ++u) acc[j][u] = _mm256_setzero_ps();
-  for (int64_t b = 0; b < nb; ++b) {
-    __m256i wq[R], aw[R];
-    float dw[R];
-    for (int j = 0; j < R; ++j) {
-      wq[j] = load32(w[j] + b * 34 + 2);
-      aw[j] = _mm256_sign_epi8(wq[j], wq[j]);
-      dw[j] = rdf16(w[j] + b * 34);
-    }
-    for (int u = 0; u < T; ++u) {
-      const __m256i xq = load32(xs[u]->q.data() + b * 32);
-      const float dx = xs[u]->d[static_cast<size_t>(b)];
-      for (int j = 0; j < R; ++j) {
-        const __m256i p = MLASCOPE_DOT_U8_I8(aw[j], _mm256_sign_epi8(xq, wq[j]));
-        acc[j][u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw[j] * dx), acc[j][u]);
-      }
-    }
-  }
-  for (int j = 0; j < R; ++j)
-    for (int u = 0; u < T; ++u) Y[(t + u) * ldy + r + j] = hsum(acc[j][u]);
-}
-
-void q8_0_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy, int64_t r0,
-               int64_t r1) {
-  // One weight row per tile: two interleaved rows halved the decode speed here (7.6 vs 26.6 GB/s
-  // in bench_matvec_quant), the prefetcher follows one stream best.
-  constexpr int kR = 1, kT = 4;
-  const int64_t cols = W.cols(), nb = cols / 32;
-  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
-  const auto* base = static_cast<const uint8_t*>(W.data);
-  // Token blocks whose quantized activations stay in L2 while rows stream past them.
-  const int64_t block = std::max<int64_t>(kT, (262144 / std::max<int64_t>(1, cols)) / kT * kT);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += block) {
-    const int64_t t1 = std::min(n_tokens, t0 + block);
-    int64_t r = r0;
-    for (; r + kR <= r1; r += kR) {
-      int64_t t = t0;
-      for (; t + kT <= t1; t += kT) q8_0_tile<kR, kT>(base, row_bytes, nb, xs + t, Y, ldy, r, t);
-      for (; t < t1; ++t) q8_0_tile<kR, 1>(base, row_bytes, nb, xs + t, Y, ldy, r, t);
-    }
-    for (; r < r1; ++r) {
-      int64_t t = t0;
-      for (; t + kT <= t1; t += kT) q8_0_tile<1, kT>(base, row_bytes, nb, xs + t, Y, ldy, r, t);
-      for (; t < t1; ++t) q8_0_tile<1, 1>(base, row_bytes, nb, xs + t, Y, ldy, r, t);
-    }
-  }
 }
 
 DotFn simd_kernel(DType t) {
@@ -426,11 +403,6 @@ void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y,
 
 void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t r0, int64_t r1) {
 #ifdef MLASCOPE_QUANT_AVX2
-  if (W.dtype == DType::Q8_0) {
-    const Q8Activation* xs[1] = {&x};
-    matmat_quant(W, xs, 1, y, 0, r0, r1);
-    return;
-  }
   run(simd_kernel(W.dtype), W, x, y, r0, r1);
 #else
   run(portable_kernel(W.dtype), W, x, y, r0, r1);
