@@ -196,15 +196,27 @@ TEST(QuantizeActivation, MatchesTheDefinitionExactly) {
     for (int i = 0; i < 256; ++i) amax = std::max(amax, std::fabs(x[static_cast<size_t>(b * 256 + i)]));
     const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
     ASSERT_EQ(q.dk[static_cast<size_t>(b)], d);
-    for (int g = 0; g < 16; ++g) {
+    for (int group = 0; group < 16; ++group) {
       int s = 0;
       for (int i = 0; i < 16; ++i) {
-        const size_t at = static_cast<size_t>(b * 256 + g * 16 + i);
+        const size_t at = static_cast<size_t>(b * 256 + group * 16 + i);
         const int e = static_cast<int>(std::nearbyint(x[at] * id));
         ASSERT_EQ(q.qk[at], e) << at;
         s += e;
       }
-      EXPECT_EQ(q.ksum16[static_cast<size_t>(b * 16 + g)], s);
+      EXPECT_EQ(q.ksum16[static_cast<size_t>(b * 16 + group)], s);
     }
   }
+}
+
+// A Q4_K product given x quantized without its 256-value blocks is refused, not read out of bounds.
+TEST(MatvecQuantErrors, KQuantNeedsSuperBlocks) {
+  std::mt19937 rng(4);
+  Matrix m = random_matrix(DType::Q4_K, 2, 256, rng);
+  std::vector<float> x(256, 0.5f), y(2);
+  Q8Activation xq;
+  quantize_activation(x.data(), 256, xq, /*super_blocks=*/false);
+  EXPECT_THROW(matvec_quant(m.view, xq, y.data(), 0, 2), Error);
+  quantize_activation(x.data(), 256, xq, /*super_blocks=*/true);
+  EXPECT_NO_THROW(matvec_quant(m.view, xq, y.data(), 0, 2));
 }

@@ -24,12 +24,12 @@ bool integer_path(const TensorView& W, int64_t n) {
   return dtype_is_quantized(W.dtype) && (n == 1 || matmat_quant_preferred(W.dtype));
 }
 
-const Q8Activation* const* quantize_tokens(const float* X, int64_t cols, int64_t n) {
+const Q8Activation* const* quantize_tokens(const float* X, int64_t cols, int64_t n, bool super_blocks) {
   thread_local QuantizedTokens t;
   if (static_cast<int64_t>(t.q.size()) < n) t.q.resize(static_cast<size_t>(n));
   t.ptr.resize(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) {
-    quantize_activation(X + i * cols, cols, t.q[static_cast<size_t>(i)]);
+    quantize_activation(X + i * cols, cols, t.q[static_cast<size_t>(i)], super_blocks);
     t.ptr[static_cast<size_t>(i)] = &t.q[static_cast<size_t>(i)];
   }
   return t.ptr.data();
@@ -49,7 +49,7 @@ void product(const TensorView& W, const float* X, const Q8Activation* const* xq,
 
 void linear(ThreadPool& pool, const TensorView& W, const float* X, int64_t n, float* Y) {
   const int64_t rows = W.rows(), cols = W.cols();
-  const Q8Activation* const* xq = integer_path(W, n) ? quantize_tokens(X, cols, n) : nullptr;
+  const Q8Activation* const* xq = integer_path(W, n) ? quantize_tokens(X, cols, n, super_blocks_for(W.dtype)) : nullptr;
   pool.parallel_for(rows, row_grain(cols, n), [&](int64_t r0, int64_t r1) { product(W, X, xq, n, Y, r0, r1); });
 }
 
@@ -57,7 +57,9 @@ void linear2(ThreadPool& pool, const TensorView& A, const TensorView& B, const f
              float* YB) {
   const int64_t rows = A.rows(), cols = A.cols();
   const Q8Activation* const* xq =
-      integer_path(A, n) && integer_path(B, n) && B.cols() == cols ? quantize_tokens(X, cols, n) : nullptr;
+      integer_path(A, n) && integer_path(B, n) && B.cols() == cols
+          ? quantize_tokens(X, cols, n, super_blocks_for(A.dtype) || super_blocks_for(B.dtype))
+          : nullptr;
   const Q8Activation* const* xa = integer_path(A, n) ? xq : nullptr;
   const Q8Activation* const* xb = integer_path(B, n) ? xq : nullptr;
   // One index space over both weights: [0, rows) is A, [rows, 2 rows) is B.

@@ -313,6 +313,8 @@ void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t
   if (x.n != cols) fail("matvec", W.name, "x has " + std::to_string(x.n) + " values for " + std::to_string(cols) + " columns");
   if (cols % dtype_block_elems(W.dtype) != 0 || cols % 32 != 0)
     fail("matvec", W.name, "row length is not a whole number of blocks");
+  if (super_blocks_for(W.dtype) && static_cast<int64_t>(x.qk.size()) != cols)
+    fail("matvec", W.name, "x was quantized without the 256-value blocks this type needs");
   const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
   const auto* base = static_cast<const uint8_t*>(W.data);
   for (int64_t r = r0; r < r1; ++r) y[r] = fn(base + static_cast<size_t>(r) * row_bytes, x, cols);
@@ -372,7 +374,9 @@ void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* s
 
 }  // namespace
 
-void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
+bool super_blocks_for(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+
+void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks) {
   if (n % 32 != 0) fail("matvec", "", "activation length " + std::to_string(n) + " is not a multiple of 32");
   out.n = n;
   out.q.resize(static_cast<size_t>(n));
@@ -380,7 +384,7 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out) {
   out.sum16.resize(static_cast<size_t>(n / 16));
   for (int64_t b = 0; b < n / 32; ++b)
     quantize_block(x + b * 32, 32, out.q.data() + b * 32, out.d.data() + b, out.sum16.data() + b * 2);
-  const bool k = n % 256 == 0;
+  const bool k = super_blocks && n % 256 == 0;
   out.qk.resize(k ? static_cast<size_t>(n) : 0);
   out.dk.resize(k ? static_cast<size_t>(n / 256) : 0);
   out.ksum16.resize(k ? static_cast<size_t>(n / 16) : 0);
@@ -443,7 +447,7 @@ void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_to
   if (static_cast<int64_t>(xs.size()) < n_tokens) xs.resize(static_cast<size_t>(n_tokens));
   ptrs.resize(static_cast<size_t>(n_tokens));
   for (int64_t t = 0; t < n_tokens; ++t) {
-    quantize_activation(X + t * ldx, cols, xs[static_cast<size_t>(t)]);
+    quantize_activation(X + t * ldx, cols, xs[static_cast<size_t>(t)], super_blocks_for(W.dtype));
     ptrs[static_cast<size_t>(t)] = &xs[static_cast<size_t>(t)];
   }
   matmat_quant(W, ptrs.data(), n_tokens, Y, ldy, r0, r1);
@@ -452,7 +456,7 @@ void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_to
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {
   // One buffer per thread: the dispatcher calls this from pool threads, each on its own rows.
   thread_local Q8Activation xq;
-  quantize_activation(x, W.cols(), xq);
+  quantize_activation(x, W.cols(), xq, super_blocks_for(W.dtype));
   matvec_quant(W, xq, y, r0, r1);
 }
 

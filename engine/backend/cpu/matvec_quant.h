@@ -25,8 +25,10 @@ struct Q8Activation {
   std::vector<int16_t> ksum16;  // [n / 16] sums of qk over each 16 values
 };
 
-// n must be a multiple of 32.
-void quantize_activation(const float* x, int64_t n, Q8Activation& out);
+// n must be a multiple of 32. super_blocks: also fill qk/dk/ksum16 (when n % 256 == 0); only the
+// Q4_K/Q5_K kernels read them (super_blocks_for(W.dtype)), so other products skip that work.
+void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks = true);
+bool super_blocks_for(DType t);
 
 // y[r] for r in [row_begin, row_end) (y is indexed by row, not offset by row_begin).
 // W: [rows, cols] of a block type; cols must be a multiple of its block size.
