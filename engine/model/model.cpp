@@ -240,16 +240,6 @@ MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int 
   return m;
 }
 
-uint64_t available_memory_bytes() {
-  std::ifstream f("/proc/meminfo");
-  std::string key;
-  uint64_t kb = 0;
-  std::string unit;
-  while (f >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024u;
-  return 0;
-}
-
 void check_memory(const MemoryEstimate& m, const std::string& model_name) {
   if (m.available_bytes == 0 || m.total_bytes <= m.available_bytes) return;
   fail(kWhere, model_name,

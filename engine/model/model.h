@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "../config.h"
+#include "../host_memory.h"
 #include "../weights/weight_store.h"
 
 namespace mlascope {
@@ -55,7 +56,6 @@ struct MemoryEstimate {
   uint64_t available_bytes = 0;       // /proc/meminfo MemAvailable when estimated; 0 = unknown
 };
 MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context);
-uint64_t available_memory_bytes();  // MemAvailable, 0 when it cannot be read
 // Throws "[model] NAME: needs X but only Y is available ..." when total > available (> 0).
 void check_memory(const MemoryEstimate& m, const std::string& model_name);
 

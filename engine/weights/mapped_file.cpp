@@ -7,26 +7,17 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
-#include <fstream>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../error.h"
+#include "../host_memory.h"
 
 namespace mlascope {
 
 namespace {
 std::atomic<Residency> g_residency{Residency::Auto};
-
-uint64_t mem_available() {
-  std::ifstream f("/proc/meminfo");
-  std::string key, unit;
-  uint64_t kb = 0;
-  while (f >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024u;
-  return 0;
-}
 
 bool want_resident(uint64_t size) {
   switch (g_residency.load()) {
@@ -34,7 +25,7 @@ bool want_resident(uint64_t size) {
     case Residency::Resident: return true;
     case Residency::Auto: break;
   }
-  const uint64_t avail = mem_available();
+  const uint64_t avail = available_memory_bytes();
   return size >= (16u << 20) && avail > 0 && size < avail / 2;
 }
 }  // namespace
