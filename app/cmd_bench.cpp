@@ -111,9 +111,18 @@ void run_bench(const BenchArgs& a) {
   collector.set_capture(CaptureSettings{a.capture, ~0ull});
   TraceSink* sink = a.capture == CapturePolicy::Off ? nullptr : &collector;
   StepRecord scratch_record;
-  auto collect = [&](int start, int n) {
-    if (!sink) return;
-    for (int p = start; p < start + n; ++p) collector.take(p, scratch_record);
+  // One forward call as generate runs it: trace slots opened before, records taken after.
+  std::vector<float> logits;
+  auto forward = [&](std::span<const int32_t> tokens, int start_pos) {
+    ForwardRequest req;
+    req.tokens = tokens;
+    req.start_pos = start_pos;
+    req.trace = sink;
+    const int n = static_cast<int>(tokens.size());
+    if (sink) collector.begin(start_pos, n);
+    backend->forward(req, logits);
+    if (sink)
+      for (int p = start_pos; p < start_pos + n; ++p) collector.take(p, scratch_record);
   };
 
   std::mt19937 rng(7);
@@ -121,47 +130,25 @@ void run_bench(const BenchArgs& a) {
   for (auto& id : prompt) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(c.vocab_size));
   std::vector<double> prefill_s, decode_s;
   uint64_t kv_bytes_sum = 0;
-  std::vector<float> logits;
   if (!a.no_warmup) {
     // Untimed, as llama-bench does: maps the weights' pages and sizes the scratch buffers, so
     // the timed runs measure the steady state rather than first-touch page faults.
     backend->truncate(0);
-    ForwardRequest req;
-    req.tokens = prompt;
-    req.trace = sink;
-    if (sink) collector.begin(0, a.prompt_len);
-    backend->forward(req, logits);
-    collect(0, a.prompt_len);
-    const int32_t next = 0;
-    ForwardRequest step;
-    step.tokens = std::span<const int32_t>(&next, 1);
-    step.start_pos = a.prompt_len;
-    step.trace = sink;
-    if (sink) collector.begin(a.prompt_len, 1);
-    if (a.gen > 0) backend->forward(step, logits);
+    forward(prompt, 0);
+    const int32_t first = 0;
+    if (a.gen > 0) forward(std::span<const int32_t>(&first, 1), a.prompt_len);
   }
   for (int rep = 0; rep < std::max(1, a.reps); ++rep) {
     backend->truncate(0);
-    ForwardRequest req;
-    req.tokens = prompt;
-    req.trace = sink;
     auto t0 = std::chrono::steady_clock::now();
-    if (sink) collector.begin(0, a.prompt_len);
-    backend->forward(req, logits);
-    collect(0, a.prompt_len);
+    forward(prompt, 0);
     prefill_s.push_back(seconds_since(t0));
     kv_bytes_sum = 0;
     t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < a.gen; ++i) {
       const int32_t next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
       kv_bytes_sum += backend->kv_bytes_in_use();  // attention reads the whole cache each step
-      ForwardRequest step;
-      step.tokens = std::span<const int32_t>(&next, 1);
-      step.start_pos = a.prompt_len + i;
-      step.trace = sink;
-      if (sink) collector.begin(step.start_pos, 1);
-      backend->forward(step, logits);
-      collect(step.start_pos, 1);
+      forward(std::span<const int32_t>(&next, 1), a.prompt_len + i);
     }
     decode_s.push_back(seconds_since(t0));
   }
