@@ -40,7 +40,6 @@ struct BenchArgs {
   int gen = 32;
   int reps = 3;
   bool no_warmup = false;
-  bool mmap = false;
   CapturePolicy capture = CapturePolicy::Off;  // what the trace collects while timing
   bool json = false;
   bool no_bandwidth = false;
@@ -202,7 +201,7 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--prompt-len", a->prompt_len, "prompt tokens (random ids) for prefill")->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
-  add_mmap_flag(cmd, a->mmap);
+  add_mmap_flag(cmd);
   const std::map<std::string, CapturePolicy> capture_names{{"off", CapturePolicy::Off},
                                                           {"routing", CapturePolicy::Routing},
                                                           {"attention", CapturePolicy::RoutingAttention},

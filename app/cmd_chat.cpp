@@ -18,8 +18,7 @@ void register_chat(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--threads", o->wb.threads, "CPU threads (0 = all cores)");
   cmd->add_option("--max-tokens", o->max_new_tokens, "tokens generated per turn at most")->check(CLI::PositiveNumber);
   cmd->add_option("--layer", o->layer, "MoE layer whose dominant expert colours the tokens (default: the last)");
-  static bool mmap_flag = false;  // the flag sets the residency policy; nothing reads it
-  add_mmap_flag(cmd, mmap_flag);
+  add_mmap_flag(cmd);
   cmd->add_flag("!--no-record", o->record, "do not record the conversation in the sessions database");
   cmd->callback([o, &ctx] { ctx.exit_code = run_terminal_chat(*o); });
 }

@@ -17,8 +17,7 @@ void register_workbench(CLI::App& root, CommandContext& ctx) {
   root.add_option("--device", opt->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   root.add_option("--threads", opt->threads, "CPU threads (0 = all cores)");
   root.add_flag("--demo-synthetic", opt->demo_synthetic, "GUI: open a synthetic session (no model needed; development)");
-  static bool mmap_flag = false;  // the flag sets the residency policy; nothing reads it
-  add_mmap_flag(&root, mmap_flag);
+  add_mmap_flag(&root);
   root.add_flag("--terminal", opt->force_terminal, "use the terminal front end even when a display exists");
   root.callback([&root, &ctx, opt] {
     if (root.get_subcommands().empty()) ctx.exit_code = run_workbench(*opt);

@@ -19,14 +19,14 @@ void add_engine_options(CLI::App* cmd, EngineArgs& a) {
   cmd->add_option("--device", a.device, "auto (CUDA when available), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--ctx", a.max_context, "context length to allocate (0 = min(max_position_embeddings, 4096))")
       ->check(CLI::NonNegativeNumber);
-  add_mmap_flag(cmd, a.mmap);
+  add_mmap_flag(cmd);
 }
 
-void add_mmap_flag(CLI::App* cmd, bool& flag) {
-  cmd->add_flag("--mmap", flag,
-                "keep weights files memory-mapped (default: read into huge pages when they fit in half the free "
-                "memory; decode is faster that way)")
-      ->each([](const std::string&) { MappedFile::set_residency(Residency::Map); });
+void add_mmap_flag(CLI::App* cmd) {
+  cmd->add_flag_callback(
+      "--mmap", [] { MappedFile::set_residency(Residency::Map); },
+      "keep weights files memory-mapped (default: read into huge pages when they fit in half the free memory; "
+      "decode is faster that way)");
 }
 
 BackendOptions backend_options(const EngineArgs& a) {

@@ -25,14 +25,13 @@ struct EngineArgs {
   std::string mla = "absorbed";
   std::string device = "auto";
   int max_context = 0;
-  bool mmap = false;  // keep the weights file mapped instead of resident in huge pages
 };
 
 // Adds --model, --threads, --mla, --device, --ctx, --mmap to a subcommand.
 void add_engine_options(CLI::App* cmd, EngineArgs& a);
 BackendOptions backend_options(const EngineArgs& a);
 // --mmap alone (for commands with their own model options): sets the process's residency policy.
-void add_mmap_flag(CLI::App* cmd, bool& flag);
+void add_mmap_flag(CLI::App* cmd);
 std::shared_ptr<Model> load_model(const EngineArgs& a, const char* where);
 
 // "1,2,3" or "1 2 3" -> ids; every id checked against the vocabulary. Throws Error naming `option`.
