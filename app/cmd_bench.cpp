@@ -202,12 +202,7 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
   add_mmap_flag(cmd);
-  const std::map<std::string, CapturePolicy> capture_names{{"off", CapturePolicy::Off},
-                                                          {"routing", CapturePolicy::Routing},
-                                                          {"attention", CapturePolicy::RoutingAttention},
-                                                          {"everything", CapturePolicy::Everything}};
-  cmd->add_option("--capture", a->capture, "trace while timing, as a recording chat does: off, routing, attention, everything")
-      ->transform(CLI::CheckedTransformer(capture_names, CLI::ignore_case));
+  add_capture_option(cmd, a->capture, "trace while timing, as a recording chat does: off, routing, attention, everything");
   cmd->add_flag("--no-warmup", a->no_warmup, "time the first run too (by default an untimed run comes first)");
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the streaming-bandwidth measurement");
   cmd->add_flag("--json", a->json, "one JSON line");

@@ -199,14 +199,9 @@ void register_generate(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--seed", a->sampler.seed, "random seed (same seed, same tokens)");
   cmd->add_flag("--ids", a->show_ids, "print token ids instead of text");
   cmd->add_flag("--record", a->record, "record the session (tokens + routing) in the session database");
-  const std::map<std::string, CapturePolicy> capture_names{{"off", CapturePolicy::Off},
-                                                           {"routing", CapturePolicy::Routing},
-                                                           {"attention", CapturePolicy::RoutingAttention},
-                                                           {"everything", CapturePolicy::Everything}};
-  cmd->add_option("--capture", a->capture,
-                  "what --record keeps besides tokens: off, routing (default), attention (routing + attention "
-                  "probabilities), everything (+ nope/rope parts of every layer)")
-      ->transform(CLI::CheckedTransformer(capture_names, CLI::ignore_case));
+  add_capture_option(cmd, a->capture,
+                     "what --record keeps besides tokens: off, routing (default), attention (routing + attention "
+                     "probabilities), everything (+ nope/rope parts of every layer)");
   cmd->add_option("--attention-layers", a->attention_layers, "with --capture attention: only these layers, e.g. 0,2")
       ->delimiter(',');
   cmd->add_option("--title", a->title, "title of the recorded session (default: the prompt)");

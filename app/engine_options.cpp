@@ -1,6 +1,8 @@
 // app/engine_options.cpp — see engine_options.h.
 #include "engine_options.h"
 
+#include <map>
+
 #include <CLI/CLI.hpp>
 
 #include "commands.h"
@@ -27,6 +29,17 @@ void add_mmap_flag(CLI::App* cmd) {
       "--mmap", [] { MappedFile::set_residency(Residency::Map); },
       "keep weights files memory-mapped (default: read into huge pages when they fit in half the free memory; "
       "decode is faster that way)");
+}
+
+void add_capture_option(CLI::App* cmd, CapturePolicy& policy, const std::string& description) {
+  const std::map<std::string, CapturePolicy> names{{"off", CapturePolicy::Off},
+                                                   {"routing", CapturePolicy::Routing},
+                                                   {"attention", CapturePolicy::RoutingAttention},
+                                                   {"everything", CapturePolicy::Everything}};
+  // option_text: CLI11 would print the uint8_t enum values as characters.
+  cmd->add_option("--capture", policy, description)
+      ->transform(CLI::CheckedTransformer(names, CLI::ignore_case))
+      ->option_text("off|routing|attention|everything");
 }
 
 BackendOptions backend_options(const EngineArgs& a) {

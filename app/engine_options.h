@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine/backend/backend.h"
+#include "engine/trace/step_record.h"
 
 namespace CLI {
 class App;
@@ -32,6 +33,8 @@ void add_engine_options(CLI::App* cmd, EngineArgs& a);
 BackendOptions backend_options(const EngineArgs& a);
 // --mmap alone (for commands with their own model options): sets the process's residency policy.
 void add_mmap_flag(CLI::App* cmd);
+// --capture off|routing|attention|everything (generate, bench).
+void add_capture_option(CLI::App* cmd, CapturePolicy& policy, const std::string& description);
 std::shared_ptr<Model> load_model(const EngineArgs& a, const char* where);
 
 // "1,2,3" or "1 2 3" -> ids; every id checked against the vocabulary. Throws Error naming `option`.
