@@ -15,24 +15,13 @@ int64_t row_grain(int64_t cols, int64_t n) { return std::max<int64_t>(1, 65536 /
 
 // Block-quantized weights take x as int8 blocks. Quantizing here, once per product, keeps every
 // thread chunk from quantizing the same tokens again (at decode that costs as much as the chunk).
-struct QuantizedTokens {
-  std::vector<Q8Activation> q;
-  std::vector<const Q8Activation*> ptr;
-};
-
 bool integer_path(const TensorView& W, int64_t n) {
   return dtype_is_quantized(W.dtype) && (n == 1 || matmat_quant_preferred(W.dtype));
 }
 
-const Q8Activation* const* quantize_tokens(const float* X, int64_t cols, int64_t n, bool super_blocks) {
-  thread_local QuantizedTokens t;
-  if (static_cast<int64_t>(t.q.size()) < n) t.q.resize(static_cast<size_t>(n));
-  t.ptr.resize(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    quantize_activation(X + i * cols, cols, t.q[static_cast<size_t>(i)], super_blocks);
-    t.ptr[static_cast<size_t>(i)] = &t.q[static_cast<size_t>(i)];
-  }
-  return t.ptr.data();
+const Q8Activation* const* quantize_for(const float* X, int64_t cols, int64_t n, bool super_blocks) {
+  thread_local QuantizedTokens store;
+  return quantize_tokens(X, cols, cols, n, super_blocks, store);
 }
 
 void product(const TensorView& W, const float* X, const Q8Activation* const* xq, int64_t n, float* Y, int64_t r0,
@@ -49,7 +38,7 @@ void product(const TensorView& W, const float* X, const Q8Activation* const* xq,
 
 void linear(ThreadPool& pool, const TensorView& W, const float* X, int64_t n, float* Y) {
   const int64_t rows = W.rows(), cols = W.cols();
-  const Q8Activation* const* xq = integer_path(W, n) ? quantize_tokens(X, cols, n, super_blocks_for(W.dtype)) : nullptr;
+  const Q8Activation* const* xq = integer_path(W, n) ? quantize_for(X, cols, n, super_blocks_for(W.dtype)) : nullptr;
   pool.parallel_for(rows, row_grain(cols, n), [&](int64_t r0, int64_t r1) { product(W, X, xq, n, Y, r0, r1); });
 }
 
@@ -58,14 +47,12 @@ void linear2(ThreadPool& pool, const TensorView& A, const TensorView& B, const f
   const int64_t rows = A.rows(), cols = A.cols();
   const Q8Activation* const* xq =
       integer_path(A, n) && integer_path(B, n) && B.cols() == cols
-          ? quantize_tokens(X, cols, n, super_blocks_for(A.dtype) || super_blocks_for(B.dtype))
+          ? quantize_for(X, cols, n, super_blocks_for(A.dtype) || super_blocks_for(B.dtype))
           : nullptr;
-  const Q8Activation* const* xa = integer_path(A, n) ? xq : nullptr;
-  const Q8Activation* const* xb = integer_path(B, n) ? xq : nullptr;
   // One index space over both weights: [0, rows) is A, [rows, 2 rows) is B.
   pool.parallel_for(2 * rows, row_grain(cols, n), [&](int64_t i0, int64_t i1) {
-    if (i0 < rows) product(A, X, xa, n, YA, i0, std::min(i1, rows));
-    if (i1 > rows) product(B, X, xb, n, YB, std::max(i0, rows) - rows, i1 - rows);
+    if (i0 < rows) product(A, X, xq, n, YA, i0, std::min(i1, rows));
+    if (i1 > rows) product(B, X, xq, n, YB, std::max(i0, rows) - rows, i1 - rows);
   });
 }
 

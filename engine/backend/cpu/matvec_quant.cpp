@@ -439,18 +439,22 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
   }
 }
 
+const Q8Activation* const* quantize_tokens(const float* X, int64_t ldx, int64_t cols, int64_t n, bool super_blocks,
+                                           QuantizedTokens& store) {
+  if (static_cast<int64_t>(store.q.size()) < n) store.q.resize(static_cast<size_t>(n));
+  store.ptr.resize(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) {
+    quantize_activation(X + t * ldx, cols, store.q[static_cast<size_t>(t)], super_blocks);
+    store.ptr[static_cast<size_t>(t)] = &store.q[static_cast<size_t>(t)];
+  }
+  return store.ptr.data();
+}
+
 void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t r0, int64_t r1) {
-  const int64_t cols = W.cols();
-  thread_local std::vector<Q8Activation> xs;
-  thread_local std::vector<const Q8Activation*> ptrs;
-  if (static_cast<int64_t>(xs.size()) < n_tokens) xs.resize(static_cast<size_t>(n_tokens));
-  ptrs.resize(static_cast<size_t>(n_tokens));
-  for (int64_t t = 0; t < n_tokens; ++t) {
-    quantize_activation(X + t * ldx, cols, xs[static_cast<size_t>(t)], super_blocks_for(W.dtype));
-    ptrs[static_cast<size_t>(t)] = &xs[static_cast<size_t>(t)];
-  }
-  matmat_quant(W, ptrs.data(), n_tokens, Y, ldy, r0, r1);
+  thread_local QuantizedTokens store;
+  matmat_quant(W, quantize_tokens(X, ldx, W.cols(), n_tokens, super_blocks_for(W.dtype), store), n_tokens, Y, ldy, r0,
+               r1);
 }
 
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {

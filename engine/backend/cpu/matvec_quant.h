@@ -30,6 +30,15 @@ struct Q8Activation {
 void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks = true);
 bool super_blocks_for(DType t);
 
+// Tokens X[t, 0:cols] (row stride ldx) quantized into `store`; returns one pointer per token, the
+// form matmat_quant takes.
+struct QuantizedTokens {
+  std::vector<Q8Activation> q;
+  std::vector<const Q8Activation*> ptr;
+};
+const Q8Activation* const* quantize_tokens(const float* X, int64_t ldx, int64_t cols, int64_t n, bool super_blocks,
+                                           QuantizedTokens& store);
+
 // y[r] for r in [row_begin, row_end) (y is indexed by row, not offset by row_begin).
 // W: [rows, cols] of a block type; cols must be a multiple of its block size.
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t row_begin, int64_t row_end);
