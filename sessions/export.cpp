@@ -46,13 +46,19 @@ void export_json(const TraceModel& tm, std::ostream& os) {
                   {"model_path", m.model_path},     {"model_hash", m.model_hash},
                   {"backend", m.backend},           {"mla_mode", m.mla_mode},
                   {"engine_version", m.engine_version}, {"capture", to_string(m.capture)},
-                  {"notes", m.notes},               {"gate_bias", m.gate_bias}};
+                  {"notes", m.notes},               {"gate_bias", m.gate_bias},
+                  {"kv_dtype", m.kv_dtype},         {"server_url", m.server_url},
+                  {"server_model", m.server_model}};
   j["session"]["config"] = m.config_json.empty() ? json(nullptr) : json::parse(m.config_json, nullptr, false);
   j["session"]["sampler"] = m.sampler_json.empty() ? json(nullptr) : json::parse(m.sampler_json, nullptr, false);
   j["moe_layers"] = std::vector<int>(tm.moe_layers().begin(), tm.moe_layers().end());
   json msgs = json::array();
   for (const Message& msg : tm.messages())
-    msgs.push_back({{"role", msg.role}, {"text", msg.text}, {"first_token", msg.first_token}, {"end_token", msg.end_token}});
+  {
+    json jm = {{"role", msg.role}, {"text", msg.text}, {"first_token", msg.first_token}, {"end_token", msg.end_token}};
+    if (!msg.sampler_json.empty()) jm["sampler"] = json::parse(msg.sampler_json, nullptr, false);
+    msgs.push_back(std::move(jm));
+  }
   j["messages"] = std::move(msgs);
   json bms = json::array();
   for (const Bookmark& b : tm.bookmarks()) bms.push_back({{"id", b.id}, {"position", b.position}, {"note", b.note}});

@@ -89,7 +89,8 @@ void SessionReader::load(int64_t id, TraceModel& tm) const {
     {
       SQLite::Statement st(*db_,
                            "SELECT title, created, model_name, model_path, model_hash, config_json, sampler_json,"
-                           " engine_version, backend, notes, mla_mode, capture, gate_bias FROM sessions WHERE id = ?");
+                           " engine_version, backend, notes, mla_mode, capture, gate_bias, kv_dtype, server_url, server_model"
+                           " FROM sessions WHERE id = ?");
       st.bind(1, id);
       if (!st.executeStep()) fail("sessions", path_.string(), "no session with id " + std::to_string(id));
       meta.session_id = id;
@@ -106,6 +107,9 @@ void SessionReader::load(int64_t id, TraceModel& tm) const {
       meta.mla_mode = st.getColumn(10).getString();
       meta.capture = static_cast<CapturePolicy>(std::clamp(st.getColumn(11).getInt(), 0, 3));
       meta.gate_bias = decode_matrix(blob(st.getColumn(12)));
+      meta.kv_dtype = st.getColumn(13).getString();
+      meta.server_url = st.getColumn(14).getString();
+      meta.server_model = st.getColumn(15).getString();
       if (!meta.config_json.empty())
         meta.config = ModelConfig::from_json_text(meta.config_json, path_.string() + " " + where + " config_json");
     }
@@ -182,11 +186,11 @@ void SessionReader::load(int64_t id, TraceModel& tm) const {
     }
     for (StepRecord& r : steps) tm.append(std::move(r));
     {
-      SQLite::Statement st(*db_, "SELECT role, text, first_token, end_token FROM messages WHERE session_id = ? ORDER BY idx");
+      SQLite::Statement st(*db_, "SELECT role, text, first_token, end_token, sampler_json FROM messages WHERE session_id = ? ORDER BY idx");
       st.bind(1, id);
       while (st.executeStep())
         tm.add_message({st.getColumn(0).getString(), st.getColumn(1).getString(), st.getColumn(2).getInt(),
-                        st.getColumn(3).getInt()});
+                        st.getColumn(3).getInt(), st.getColumn(4).getString()});
     }
     {
       SQLite::Statement st(*db_, "SELECT id, position, note FROM bookmarks WHERE session_id = ? ORDER BY position, id");

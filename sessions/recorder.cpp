@@ -26,7 +26,8 @@ struct SessionRecorder::Db {
                   "INSERT OR REPLACE INTO attention (session_id, position, layer, n_heads, n_keys, format, top_k, probs,"
                   " nope, rope) VALUES (?,?,?,?,?,?,?,?,?,?)"),
         message(db,
-                "INSERT OR REPLACE INTO messages (session_id, idx, role, text, first_token, end_token) VALUES (?,?,?,?,?,?)"),
+                "INSERT OR REPLACE INTO messages (session_id, idx, role, text, first_token, end_token, sampler_json)"
+                " VALUES (?,?,?,?,?,?,?)"),
         bookmark(db, "INSERT OR REPLACE INTO bookmarks (id, session_id, position, note) VALUES (?,?,?,?)"),
         annotation(db, "INSERT OR REPLACE INTO annotations (id, session_id, position, layer, text) VALUES (?,?,?,?,?)"),
         title(db, "UPDATE sessions SET title = ? WHERE id = ?") {}
@@ -41,7 +42,8 @@ void bind_blob(SQLite::Statement& st, int i, const Bytes& b) { st.bind(i, b.data
 int64_t insert_session(SQLite::Database& db, const SessionMeta& m) {
   SQLite::Statement st(db,
                        "INSERT INTO sessions (title, created, model_name, model_path, model_hash, config_json, sampler_json,"
-                       " engine_version, backend, notes, mla_mode, capture, gate_bias) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)");
+                       " engine_version, backend, notes, mla_mode, capture, gate_bias, kv_dtype, server_url, server_model)"
+                       " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   st.bind(1, m.title);
   st.bind(2, static_cast<int64_t>(m.created_unix != 0 ? m.created_unix : std::time(nullptr)));
   st.bind(3, m.model_name);
@@ -59,6 +61,9 @@ int64_t insert_session(SQLite::Database& db, const SessionMeta& m) {
     st.bind(13);
   else
     bind_blob(st, 13, bias);
+  st.bind(14, m.kv_dtype);
+  st.bind(15, m.server_url);
+  st.bind(16, m.server_model);
   st.exec();
   return db.getLastInsertRowid();
 }
@@ -290,6 +295,7 @@ void SessionRecorder::run() {
         q.bind(4, e.message.text);
         q.bind(5, e.message.first_token);
         q.bind(6, e.message.end_token);
+        q.bind(7, e.message.sampler_json);
         q.exec();
         break;
       }

@@ -16,9 +16,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Version 2 (current). Version 1 lacked sessions.mla_mode/capture/gate_bias, tokens.raw_prob/kv_bytes
-// and the annotations table; migrate_1_to_2 adds them.
-constexpr const char* kSchemaV2 = R"sql(
+// Version 3 (current). Version 1 lacked sessions.mla_mode/capture/gate_bias, tokens.raw_prob/kv_bytes
+// and the annotations table (kMigrate1To2 adds them); version 2 lacked sessions.kv_dtype/server_url/
+// server_model and messages.sampler_json (kMigrate2To3).
+constexpr const char* kSchemaV3 = R"sql(
 CREATE TABLE sessions (
   id             INTEGER PRIMARY KEY,
   title          TEXT    NOT NULL DEFAULT '',
@@ -33,7 +34,10 @@ CREATE TABLE sessions (
   notes          TEXT    NOT NULL DEFAULT '',
   mla_mode       TEXT    NOT NULL DEFAULT '',
   capture        INTEGER NOT NULL DEFAULT 1,
-  gate_bias      BLOB
+  gate_bias      BLOB,
+  kv_dtype       TEXT    NOT NULL DEFAULT '',
+  server_url     TEXT    NOT NULL DEFAULT '',
+  server_model   TEXT    NOT NULL DEFAULT ''
 );
 CREATE INDEX sessions_created ON sessions(created);
 CREATE TABLE messages (
@@ -43,6 +47,7 @@ CREATE TABLE messages (
   text        TEXT    NOT NULL,
   first_token INTEGER NOT NULL,
   end_token   INTEGER NOT NULL,
+  sampler_json TEXT   NOT NULL DEFAULT '',
   PRIMARY KEY (session_id, idx)
 ) WITHOUT ROWID;
 CREATE TABLE tokens (
@@ -114,8 +119,15 @@ CREATE TABLE annotations (
 CREATE INDEX annotations_session ON annotations(session_id, position);
 )sql";
 
+constexpr const char* kMigrate2To3 = R"sql(
+ALTER TABLE sessions ADD COLUMN kv_dtype TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN server_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN server_model TEXT NOT NULL DEFAULT '';
+ALTER TABLE messages ADD COLUMN sampler_json TEXT NOT NULL DEFAULT '';
+)sql";
+
 // migrations[v] turns version v into v + 1.
-const char* const kMigrations[] = {nullptr, kMigrate1To2};
+const char* const kMigrations[] = {nullptr, kMigrate1To2, kMigrate2To3};
 static_assert(std::size(kMigrations) == kSchemaVersion);
 
 [[noreturn]] void fail_db(const fs::path& path, const std::string& what) { fail("sessions", path.string(), what); }
@@ -131,7 +143,7 @@ void configure_writer(SQLite::Database& db) {
 void create_schema(SQLite::Database& db, const fs::path& path) {
   try {
     SQLite::Transaction tx(db);
-    db.exec(kSchemaV2);
+    db.exec(kSchemaV3);
     db.exec("PRAGMA application_id = " + std::to_string(kApplicationId));
     db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
     tx.commit();
@@ -195,7 +207,7 @@ SQLite::Database open_read_only(const fs::path& path) {
 
 }  // namespace
 
-const char* schema_sql() { return kSchemaV2; }
+const char* schema_sql() { return kSchemaV3; }
 
 fs::path default_session_db() {
   if (const char* env = std::getenv("MLASCOPE_SESSION_DB"); env && *env) return env;

@@ -12,7 +12,7 @@
 namespace mlascope::sessions {
 
 constexpr int32_t kApplicationId = 0x4d4c4153;  // "MLAS"
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 
 // --session-db option, else $MLASCOPE_SESSION_DB, else ${XDG_DATA_HOME:-~/.local/share}/mlascope/sessions.db.
 std::filesystem::path default_session_db();

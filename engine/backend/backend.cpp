@@ -20,6 +20,26 @@ const char* to_string(DeviceKind d) {
   return "?";
 }
 
+const char* to_string(KvDType t) {
+  switch (t) {
+    case KvDType::F32: return "f32";
+    case KvDType::BF16: return "bf16";
+    case KvDType::F16: return "f16";
+  }
+  return "?";
+}
+
+int kv_dtype_bytes(KvDType t) { return t == KvDType::F32 ? 4 : 2; }
+
+bool parse_kv_dtype(std::string_view text, KvDType& out) {
+  for (KvDType t : {KvDType::F32, KvDType::BF16, KvDType::F16})
+    if (text == to_string(t)) {
+      out = t;
+      return true;
+    }
+  return false;
+}
+
 TopLogits top_logits(std::span<const float> logits, int n) {
   const int V = static_cast<int>(logits.size());
   if (n < 1 || n > kMaxTopLogits || n > V)

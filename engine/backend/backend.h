@@ -6,6 +6,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "../trace/trace_hooks.h"
@@ -16,15 +17,22 @@ class Model;  // engine/model/model.h: config + weights
 
 enum class MlaMode { Naive, Absorbed };  // naive: per-head K/V cache; absorbed: latent cache
 enum class DeviceKind { Auto, Cpu, Cuda };
+// Element type of the KV cache (the latent cache in absorbed mode, K/V in naive mode).
+enum class KvDType { F32, BF16, F16 };
 
 const char* to_string(MlaMode m);
 const char* to_string(DeviceKind d);
+const char* to_string(KvDType t);  // "f32" | "bf16" | "f16"
+int kv_dtype_bytes(KvDType t);     // bytes per cached value
+// Parses "f32" | "bf16" | "f16" (the --kv-type values); false for anything else.
+bool parse_kv_dtype(std::string_view text, KvDType& out);
 
 struct BackendOptions {
   DeviceKind device = DeviceKind::Auto;
   int n_threads = 0;  // 0 = hardware concurrency
   MlaMode mla = MlaMode::Absorbed;
   int max_context = 0;  // 0 = min(max_position_embeddings, 4096)
+  KvDType kv_dtype = KvDType::F32;  // what the KV cache stores
 };
 
 enum class StepStatus { Ok, ContextFull };
@@ -65,8 +73,10 @@ class Backend {
   // Forget cached positions >= n (regenerate, edit-and-resend, fork at a token).
   virtual void truncate(int n_positions) = 0;
   virtual int n_cached() const = 0;
-  // Bytes of KV cache holding data now (latent cache in absorbed mode, K/V in naive mode).
+  // Bytes of KV cache holding data now (latent cache in absorbed mode, K/V in naive mode), in kv_dtype().
   virtual uint64_t kv_bytes_in_use() const = 0;
+  // The element type the KV cache really holds: every KV figure shown to a user names this dtype.
+  virtual KvDType kv_dtype() const { return KvDType::F32; }
 };
 
 std::unique_ptr<Backend> make_cpu_backend(const Model& model, const BackendOptions& opt);

@@ -25,6 +25,9 @@ struct SessionMeta {
   ModelConfig config;          // parsed from config_json
   std::string backend;         // "cpu (2 threads)", "cuda (NVIDIA H200)"
   std::string mla_mode;        // naive | absorbed
+  std::string kv_dtype;        // dtype the engine's KV cache held: f32 | bf16 | f16 ("" = not recorded)
+  std::string server_url;      // remote sessions: the server that computed it (never an API key)
+  std::string server_model;    // remote sessions: the model name the server reported
   std::string sampler_json;    // sampler settings
   std::string engine_version;
   CapturePolicy capture = CapturePolicy::Routing;
@@ -37,6 +40,7 @@ struct Message {
   std::string text;
   int32_t first_token = 0;  // token index range [first_token, end_token)
   int32_t end_token = 0;
+  std::string sampler_json;  // the sampler settings (and seed/RNG state) this turn used; "" = the session's
 };
 
 struct Bookmark {

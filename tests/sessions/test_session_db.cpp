@@ -98,7 +98,7 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
   EXPECT_EQ(inspect_session_db(p).user_version, 1);
 
   SessionReader reader(p);
-  EXPECT_EQ(inspect_session_db(p).user_version, 2);
+  EXPECT_EQ(inspect_session_db(p).user_version, 3);
   const auto list = reader.list();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].title, "old one");
@@ -117,19 +117,40 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
   EXPECT_EQ(r->weight[0], 2.0f);
   EXPECT_EQ(r->kept_groups, ~0ull);
   EXPECT_EQ(tm.bookmarks().size(), 1u);
+  EXPECT_EQ(tm.meta().kv_dtype, "");  // v3 columns added with their defaults
+  EXPECT_EQ(tm.meta().server_url, "");
+  ASSERT_EQ(tm.messages().size(), 1u);
+  EXPECT_EQ(tm.messages()[0].text, "hi");
+  EXPECT_EQ(tm.messages()[0].sampler_json, "");
 
-  // The migrated file takes new recordings with the v2 columns.
+  // The migrated file takes new recordings with the v2 and v3 columns.
   SessionMeta meta;
   meta.config_json = demo_config_json();
   meta.config = ModelConfig::from_json_text(meta.config_json, "demo");
   meta.title = "new";
+  meta.kv_dtype = "bf16";
+  meta.server_url = "http://127.0.0.1:30000";
+  meta.server_model = "deepseek-ai/DeepSeek-V3";
+  int64_t new_id = -1;
   {
     auto rec = SessionRecorder::start(p, meta);
+    new_id = rec->session_id();
     rec->record(synthetic_step(meta.config, {}, 1, 0));
     rec->add_annotation({-1, 0, -1, "note"});
+    Message m{"user", "line one\nline two", 0, 1};
+    m.sampler_json = R"({"temperature":0.7,"seed":7})";
+    rec->add_message(0, m);
   }
   SessionReader again(p);
   EXPECT_EQ(again.list().size(), 2u);
+  TraceModel fresh;
+  again.load(new_id, fresh);
+  EXPECT_EQ(fresh.meta().kv_dtype, "bf16");
+  EXPECT_EQ(fresh.meta().server_url, "http://127.0.0.1:30000");
+  EXPECT_EQ(fresh.meta().server_model, "deepseek-ai/DeepSeek-V3");
+  ASSERT_EQ(fresh.messages().size(), 1u);
+  EXPECT_EQ(fresh.messages()[0].text, "line one\nline two");
+  EXPECT_EQ(fresh.messages()[0].sampler_json, R"({"temperature":0.7,"seed":7})");
   SQLite::Database db(p.string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM annotations").getInt(), 1);
