@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -31,16 +33,27 @@ struct ConvertArgs {
   bool quiet = false;
 };
 
-DType parse_type(const std::string& t) {
-  if (t == "f32") return DType::F32;
-  if (t == "f16") return DType::F16;
-  if (t == "bf16") return DType::BF16;
-  if (t == "q8_0") return DType::Q8_0;
-  if (t == "q4_0") return DType::Q4_0;
-  if (t == "q4_k") return DType::Q4_K;
-  if (t == "q5_k") return DType::Q5_K;
-  if (t == "q6_k") return DType::Q6_K;
-  fail("convert", "--type " + t, "unknown type (f32, f16, bf16, q8_0, q4_0, q4_k, q5_k, q6_k)");
+const std::vector<std::string> kTypes = {"f32",  "f16",  "bf16", "q8_0", "q4_0",   "q4_1",  "q5_0",
+                                         "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m", "q5_k_m"};
+
+// The matrices' type and, for the _m presets, llama.cpp's mixed precision (see GgufMix).
+std::pair<DType, GgufMix> parse_type(const std::string& t) {
+  if (t == "f32") return {DType::F32, GgufMix::Pure};
+  if (t == "f16") return {DType::F16, GgufMix::Pure};
+  if (t == "bf16") return {DType::BF16, GgufMix::Pure};
+  if (t == "q8_0") return {DType::Q8_0, GgufMix::Pure};
+  if (t == "q4_0") return {DType::Q4_0, GgufMix::Pure};
+  if (t == "q4_1") return {DType::Q4_1, GgufMix::Pure};
+  if (t == "q5_0") return {DType::Q5_0, GgufMix::Pure};
+  if (t == "q5_1") return {DType::Q5_1, GgufMix::Pure};
+  if (t == "q4_k") return {DType::Q4_K, GgufMix::Pure};
+  if (t == "q5_k") return {DType::Q5_K, GgufMix::Pure};
+  if (t == "q6_k") return {DType::Q6_K, GgufMix::Pure};
+  if (t == "q4_k_m") return {DType::Q4_K, GgufMix::KM};
+  if (t == "q5_k_m") return {DType::Q5_K, GgufMix::KM};
+  std::string all;
+  for (const std::string& k : kTypes) all += (all.empty() ? "" : ", ") + k;
+  fail("convert", "--type " + t, "unknown type (" + all + ")");
 }
 
 void run_convert(const ConvertArgs& a) {
@@ -67,12 +80,18 @@ void run_convert(const ConvertArgs& a) {
   const WeightStore store = WeightStore::open(a.model);
 
   GgufExportOptions o;
-  o.type = parse_type(a.type);
+  std::tie(o.type, o.mix) = parse_type(a.type);
   o.name = (from_gguf ? a.model.stem() : a.model.filename()).string();
   if (o.name.empty()) o.name = a.model.parent_path().filename().string();
   o.tokenizer = have_tokenizer ? &tokenizer : nullptr;
   o.whole_kv_b = a.kv_b != "split";
   o.split_kv_b = a.kv_b != "whole";
+  // Notices for a user who will compare this file with llama.cpp (shown even with --quiet: they
+  // explain results, not progress).
+  if (const std::string n = llama_cpp_routing_notice(config); !n.empty()) std::fprintf(stderr, "note: %s\n", n.c_str());
+  if (o.whole_kv_b && o.split_kv_b)
+    std::fprintf(stderr, "note: --kv-b both writes attn_kv_b and attn_k_b/attn_v_b; llama.cpp refuses such a file "
+                         "(wrong number of tensors), mlascope reads it\n");
   std::unique_ptr<ProgressBar> bar;
   if (!a.quiet) {
     bar = std::make_unique<ProgressBar>("converting", stderr);
@@ -95,8 +114,10 @@ void register_convert(CLI::App& root, CommandContext& ctx) {
   CLI::App* cmd = root.add_subcommand("convert", "Write a model (HF folder or .gguf) as a GGUF file that mlascope and llama.cpp load");
   cmd->add_option("--model", a->model, "HF folder (config.json + safetensors) or a .gguf file")->required();
   cmd->add_option("--to", a->out, "output .gguf path")->required();
-  cmd->add_option("--type", a->type, "weight type of the matrices (norms and the router stay F32)")
-      ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q5_k", "q6_k"}));
+  cmd->add_option("--type", a->type,
+                  "weight type of the matrices (norms and the router stay F32); q4_k_m / q5_k_m: llama.cpp's mixed "
+                  "presets (output and some ffn_down in Q6_K)")
+      ->check(CLI::IsMember(kTypes));
   cmd->add_option("--kv-b", a->kv_b,
                   "kv_b_proj as llama.cpp's split attn_k_b/attn_v_b (default), whole attn_kv_b, or both")
       ->check(CLI::IsMember({"split", "whole", "both"}));

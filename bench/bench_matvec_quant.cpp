@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "engine/backend/cpu/matvec.h"
@@ -29,20 +30,34 @@ double median_seconds(F&& f, int reps) {
 }
 }  // namespace
 
+// usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0)
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 8192, cols = argc > 2 ? std::atoll(argv[2]) : 4096;
+  const char* only = argc > 3 ? argv[3] : nullptr;
   std::mt19937 rng(1);
   std::normal_distribution<float> g(0.0f, 1.0f);
   std::vector<float> row(static_cast<size_t>(cols)), x(static_cast<size_t>(cols)), y(static_cast<size_t>(rows));
   for (float& v : x) v = g(rng);
   std::printf("matvec_quant %lld x %lld, 1 thread, SIMD %s\n", static_cast<long long>(rows),
               static_cast<long long>(cols), matvec_quant_has_simd() ? "AVX2" : "none");
-  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
+  for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K,
+                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
+    if (only && std::string(to_string(t)) != only) continue;
     const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));
     std::vector<uint8_t> w(row_bytes * static_cast<size_t>(rows));
-    for (int64_t r = 0; r < rows; ++r) {
-      for (float& v : row) v = g(rng);
-      quantize_row(t, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
+    if (t == DType::Q2_K || t == DType::Q3_K || t == DType::IQ4_NL || t == DType::IQ4_XS) {
+      // types the exporter does not produce: random codes, sane f16 scales (speed does not depend on values)
+      for (uint8_t& b : w) b = static_cast<uint8_t>(rng());
+      const size_t bb = static_cast<size_t>(dtype_block_bytes(t));
+      const uint16_t h = f32_to_f16(0.01f);
+      for (size_t off = 0; off < w.size(); off += bb)
+        for (size_t at : t == DType::Q2_K ? std::vector<size_t>{80, 82} : t == DType::Q3_K ? std::vector<size_t>{108} : std::vector<size_t>{0})
+          std::memcpy(&w[off + at], &h, 2);
+    } else {
+      for (int64_t r = 0; r < rows; ++r) {
+        for (float& v : row) v = g(rng);
+        quantize_row(t, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
+      }
     }
     TensorView v;
     v.name = "w";
@@ -86,6 +101,7 @@ int main(int argc, char** argv) {
   // The stored float types: decode matvec (GB/s of weights) and the 32-token prefill tile
   // (GFLOP/s), through the same cpu::matvec / cpu::matmat the engine calls.
   for (DType t : {DType::F32, DType::BF16, DType::F16}) {
+    if (only && std::string(to_string(t)) != only) continue;
     const size_t esz = t == DType::F32 ? 4 : 2;
     std::vector<uint8_t> w(esz * static_cast<size_t>(rows * cols));
     for (size_t i = 0; i < static_cast<size_t>(rows * cols); ++i) {

@@ -23,6 +23,13 @@ const char* to_string(DType t) {
     case DType::Q4_K: return "Q4_K";
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
+    case DType::Q4_1: return "Q4_1";
+    case DType::Q5_0: return "Q5_0";
+    case DType::Q5_1: return "Q5_1";
+    case DType::Q2_K: return "Q2_K";
+    case DType::Q3_K: return "Q3_K";
+    case DType::IQ4_NL: return "IQ4_NL";
+    case DType::IQ4_XS: return "IQ4_XS";
   }
   return "?";
 }
@@ -30,10 +37,17 @@ const char* to_string(DType t) {
 int dtype_block_elems(DType t) {
   switch (t) {
     case DType::Q8_0:
-    case DType::Q4_0: return 32;
+    case DType::Q4_0:
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::IQ4_NL: return 32;
     case DType::Q4_K:
     case DType::Q5_K:
-    case DType::Q6_K: return 256;
+    case DType::Q6_K:
+    case DType::Q2_K:
+    case DType::Q3_K:
+    case DType::IQ4_XS: return 256;
     default: return 1;
   }
 }
@@ -53,6 +67,13 @@ int dtype_block_bytes(DType t) {
     case DType::Q4_K: return 144;  // 2 f16 + 12 scale bytes + 128 nibble bytes
     case DType::Q5_K: return 176;  // 2 f16 + 12 scale bytes + 32 high bits + 128 nibble bytes
     case DType::Q6_K: return 210;  // 128 low nibbles + 64 high bits + 16 scales + f16
+    case DType::Q4_1: return 20;   // f16 scale + f16 min + 16 bytes of nibbles
+    case DType::Q5_0: return 22;   // f16 scale + 4 bytes of fifth bits + 16 bytes of nibbles
+    case DType::Q5_1: return 24;   // f16 scale + f16 min + 4 bytes of fifth bits + 16 bytes of nibbles
+    case DType::Q2_K: return 84;   // 16 scale/min bytes + 64 bytes of 2-bit codes + 2 f16
+    case DType::Q3_K: return 110;  // 32 bytes of high bits + 64 bytes of 2-bit codes + 12 scale bytes + f16
+    case DType::IQ4_NL: return 18;  // f16 scale + 16 bytes of 4-bit table indices
+    case DType::IQ4_XS: return 136;  // f16 + 2 + 4 scale bytes + 128 bytes of table indices
   }
   return 1;
 }
@@ -153,16 +174,14 @@ void TensorView::row_to_f32(int64_t r, float* out) const {
       }
       return;
     }
-    case DType::Q8_0:
-    case DType::Q4_0:
-    case DType::Q4_K:
-    case DType::Q5_K:
-    case DType::Q6_K:
-      dequantize_row(dtype, base + dtype_bytes(dtype, static_cast<size_t>(r * n)), out, n);
-      return;
     default:
-      fail("tensor", name, std::string("dtype ") + to_string(dtype) + " cannot be read as float");
+      break;
   }
+  if (dtype_is_quantized(dtype)) {
+    dequantize_row(dtype, base + dtype_bytes(dtype, static_cast<size_t>(r * n)), out, n);
+    return;
+  }
+  fail("tensor", name, std::string("dtype ") + to_string(dtype) + " cannot be read as float");
 }
 
 std::vector<float> TensorView::to_f32() const {

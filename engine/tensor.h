@@ -24,6 +24,13 @@ enum class DType : uint8_t {
   Q4_K,
   Q5_K,
   Q6_K,
+  Q4_1,
+  Q5_0,
+  Q5_1,
+  Q2_K,
+  Q3_K,
+  IQ4_NL,
+  IQ4_XS,
 };
 
 const char* to_string(DType t);

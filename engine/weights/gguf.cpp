@@ -12,6 +12,7 @@
 
 #include "../error.h"
 #include "../tensor_names.h"
+#include "gguf_export.h"
 #include "gguf_file.h"
 #include "mapped_file.h"
 
@@ -244,6 +245,10 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
   mo.on_read = progress;
   const GgufFile f = GgufFile::open_weights(path, mo);
   const ModelConfig c = config_from_gguf(f);
+  if (const std::string n = llama_cpp_routing_notice(c); !n.empty()) {  // see gguf_export.h
+    if (auto log = spdlog::get("engine")) log->warn("note: {}: {}", f.display_name(), n);
+    else spdlog::warn("note: {}: {}", f.display_name(), n);
+  }
   const int file_index = store.add_file(f.mapped(), f.display_name());
   const bool read_reported = f.mapped()->resident();  // the read already went 0..100 %
 

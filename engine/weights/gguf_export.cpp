@@ -1,6 +1,8 @@
 // engine/weights/gguf_export.cpp — WeightStore (HF names) → deepseek2 GGUF.
 #include "gguf_export.h"
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -27,7 +29,10 @@ uint32_t file_type_of(DType t) {  // llama.cpp's general.file_type (LLAMA_FTYPE_
     case DType::F32: return 0;
     case DType::F16: return 1;
     case DType::Q4_0: return 2;
+    case DType::Q4_1: return 3;
     case DType::Q8_0: return 7;
+    case DType::Q5_0: return 8;
+    case DType::Q5_1: return 9;
     case DType::Q4_K: return 15;  // Q4_K_M
     case DType::Q5_K: return 17;  // Q5_K_M
     case DType::Q6_K: return 18;
@@ -54,7 +59,7 @@ void write_metadata(GgufWriter& w, const ModelConfig& c, const GgufExportOptions
   auto k = [](const char* s) { return std::string("deepseek2.") + s; };
   w.set_string("general.architecture", "deepseek2");
   w.set_string("general.name", o.name);
-  w.set_u32("general.file_type", file_type_of(o.type));
+  w.set_u32("general.file_type", o.mix == GgufMix::KM ? (o.type == DType::Q5_K ? 17u : 15u) : file_type_of(o.type));
   w.set_u32(k("context_length"), static_cast<uint32_t>(c.max_position_embeddings));
   w.set_u32(k("embedding_length"), static_cast<uint32_t>(c.hidden_size));
   w.set_u32(k("feed_forward_length"), static_cast<uint32_t>(c.intermediate_size));
@@ -64,12 +69,23 @@ void write_metadata(GgufWriter& w, const ModelConfig& c, const GgufExportOptions
   w.set_f32(k("rope.freq_base"), static_cast<float>(c.rope_theta));
   w.set_f32(k("attention.layer_norm_rms_epsilon"), static_cast<float>(c.rms_norm_eps));
   w.set_u32(k("vocab_size"), static_cast<uint32_t>(c.vocab_size));
-  if (c.q_lora_rank > 0) w.set_u32(k("attention.q_lora_rank"), static_cast<uint32_t>(c.q_lora_rank));
+  // A null q_lora_rank (V2-Lite: q_proj, no q_a/q_b) is written as 0: llama.cpp reads the key for
+  // every layer count but 26/27 and takes 0 as "no query compression".
+  w.set_u32(k("attention.q_lora_rank"), static_cast<uint32_t>(std::max(0, c.q_lora_rank)));
   w.set_u32(k("attention.kv_lora_rank"), static_cast<uint32_t>(c.kv_lora_rank));
-  w.set_u32(k("attention.key_length"), static_cast<uint32_t>(c.kv_lora_rank + c.qk_rope_head_dim));
-  w.set_u32(k("attention.value_length"), static_cast<uint32_t>(c.kv_lora_rank));
-  w.set_u32(k("attention.key_length_mla"), static_cast<uint32_t>(c.qk_head_dim()));
-  w.set_u32(k("attention.value_length_mla"), static_cast<uint32_t>(c.v_head_dim));
+  if (o.split_kv_b) {
+    // llama.cpp's MLA form: key/value_length describe the absorbed MQA view over the latent, the
+    // *_mla keys the per-head sizes; their presence is what makes it expect attn_k_b / attn_v_b.
+    w.set_u32(k("attention.key_length"), static_cast<uint32_t>(c.kv_lora_rank + c.qk_rope_head_dim));
+    w.set_u32(k("attention.value_length"), static_cast<uint32_t>(c.kv_lora_rank));
+    w.set_u32(k("attention.key_length_mla"), static_cast<uint32_t>(c.qk_head_dim()));
+    w.set_u32(k("attention.value_length_mla"), static_cast<uint32_t>(c.v_head_dim));
+  } else {
+    // Whole attn_kv_b only: the per-head sizes in key/value_length and no *_mla keys, the layout
+    // llama.cpp reads as a non-MLA (expanded K/V) DeepSeek file.
+    w.set_u32(k("attention.key_length"), static_cast<uint32_t>(c.qk_head_dim()));
+    w.set_u32(k("attention.value_length"), static_cast<uint32_t>(c.v_head_dim));
+  }
   w.set_u32(k("rope.dimension_count"), static_cast<uint32_t>(c.qk_rope_head_dim));
   w.set_u32(k("leading_dense_block_count"), static_cast<uint32_t>(c.first_k_dense_replace));
   if (c.n_routed_experts > 0) {
@@ -121,17 +137,47 @@ DType gguf_export_type(const std::string& name, const std::vector<int64_t>& shap
     return DType::F32;
   const int64_t cols = shape.back();
   if (cols % dtype_block_elems(type) == 0) return type;
-  if (cols % 32 == 0) return DType::Q8_0;
+  // llama-quantize's fallbacks for a row that is not a whole number of 256-value super-blocks
+  const DType fallback = type == DType::Q4_K ? DType::Q5_0
+                         : type == DType::Q5_K ? DType::Q5_1
+                         : type == DType::Q6_K ? DType::Q8_0
+                                               : DType::Q8_0;
+  if (dtype_block_elems(type) > 32 && cols % dtype_block_elems(fallback) == 0) return fallback;
   return DType::F16;
+}
+
+DType gguf_export_type(const std::string& hf_name, const std::string& gguf_name, const std::vector<int64_t>& shape,
+                       DType type, GgufMix mix, int n_layers) {
+  DType want = type;
+  if (mix == GgufMix::KM && shape.size() >= 2) {
+    // use_more_bits in llama-quant.cpp: the first and last eighth of the layers and every third between
+    auto more_bits = [n_layers](int i) { return i < n_layers / 8 || i >= 7 * n_layers / 8 || (i - n_layers / 8) % 3 == 2; };
+    int layer = -1;
+    if (gguf_name.rfind("blk.", 0) == 0) layer = std::atoi(gguf_name.c_str() + 4);
+    if (gguf_name == "output.weight")
+      want = shape.back() % dtype_block_elems(type) == 0 ? DType::Q6_K : DType::Q8_0;
+    else if (layer >= 0 && (gguf_name.find("ffn_down") != std::string::npos ||
+                            gguf_name.find("attn_kv_b.weight") != std::string::npos) && more_bits(layer))
+      want = DType::Q6_K;
+  }
+  return gguf_export_type(hf_name, shape, want);
 }
 
 void export_gguf(const WeightStore& store, const ModelConfig& c, const std::filesystem::path& out,
                  const GgufExportOptions& o) {
+  for (const auto& [name, shape] : hf_tensor_shapes(c)) store.expect(name, shape);  // fail before writing
+  export_gguf([&store](const std::string& name, const std::vector<int64_t>& shape,
+                       std::vector<uint8_t>&) { return store.expect(name, shape); },
+              c, out, o);
+}
+
+void export_gguf(const ExportTensorSource& source, const ModelConfig& c, const std::filesystem::path& out,
+                 const GgufExportOptions& o) {
   if (c.moe_layer_freq != 1)
     fail("gguf", out.string(), "moe_layer_freq = " + std::to_string(c.moe_layer_freq) + " has no GGUF representation (deepseek2 assumes 1)");
   switch (o.type) {
-    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0:
-    case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: break;
+    case DType::F32: case DType::F16: case DType::BF16: case DType::Q8_0: case DType::Q4_0: case DType::Q4_1:
+    case DType::Q5_0: case DType::Q5_1: case DType::Q4_K: case DType::Q5_K: case DType::Q6_K: break;
     default: fail("gguf", out.string(), std::string("cannot export to type ") + to_string(o.type));
   }
   if (!o.whole_kv_b && !o.split_kv_b) fail("gguf", out.string(), "kv_b_proj must be written whole, split or both");
@@ -139,7 +185,6 @@ void export_gguf(const WeightStore& store, const ModelConfig& c, const std::file
   write_metadata(w, c, o);
   const int64_t H = c.num_attention_heads, rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, vdim = c.v_head_dim;
   for (const auto& [name, shape] : hf_tensor_shapes(c)) {
-    const TensorView& t = store.expect(name, shape);
     int expert = -1;
     const std::optional<std::string> g = hf_to_gguf(name, &expert);
     if (!g) fail("gguf", out.string(), "tensor '" + name + "' has no GGUF name");
@@ -147,27 +192,33 @@ void export_gguf(const WeightStore& store, const ModelConfig& c, const std::file
     if (expert == 0) {
       const std::string pattern = name.substr(0, name.find(".experts.") + 9);  // "...mlp.experts."
       const std::string proj = name.substr(name.find(".experts.0.") + 11);
-      const DType to = gguf_export_type(name, shape, o.type);
-      std::vector<const TensorView*> experts;
-      for (int e = 0; e < c.n_routed_experts; ++e)
-        experts.push_back(&store.expect(pattern + std::to_string(e) + "." + proj, shape));
+      const DType to = gguf_export_type(name, *g, shape, o.type, o.mix, c.num_hidden_layers);
       const size_t per = dtype_bytes(to, static_cast<size_t>(shape[0] * shape[1]));
-      w.add_tensor(*g, to, {c.n_routed_experts, shape[0], shape[1]}, [experts, to, per](uint8_t* dst) {
-        for (size_t e = 0; e < experts.size(); ++e) convert_rows(*experts[e], to, dst + e * per);
+      const int n_experts = c.n_routed_experts;
+      w.add_tensor(*g, to, {n_experts, shape[0], shape[1]}, [&source, pattern, proj, shape, to, per, n_experts](uint8_t* dst) {
+        std::vector<uint8_t> storage;
+        for (int e = 0; e < n_experts; ++e)
+          convert_rows(source(pattern + std::to_string(e) + "." + proj, shape, storage), to, dst + static_cast<size_t>(e) * per);
       });
       continue;
     }
-    const DType to = gguf_export_type(name, shape, o.type);
+    const DType to = gguf_export_type(name, *g, shape, o.type, o.mix, c.num_hidden_layers);
     const bool kv_b = ends_with(name, "kv_b_proj.weight");
-    if (!kv_b || o.whole_kv_b) w.add_tensor(*g, to, shape, [&t, to](uint8_t* dst) { convert_rows(t, to, dst); });
+    auto fetch = [&source, name, shape](std::vector<uint8_t>& storage) { return source(name, shape, storage); };
+    if (!kv_b || o.whole_kv_b)
+      w.add_tensor(*g, to, shape, [fetch, to](uint8_t* dst) {
+        std::vector<uint8_t> storage;
+        convert_rows(fetch(storage), to, dst);
+      });
     if (kv_b && o.split_kv_b) {
       // The split form llama.cpp's MLA path reads: k_b [H, rank, nope] (each head's k part
       // transposed) and v_b [H, v, rank].
       const std::string blk = g->substr(0, g->size() - std::string("attn_kv_b.weight").size());
-      const DType tk = gguf_export_type(name, {H * rank, nope}, o.type);
-      const DType tv = gguf_export_type(name, {H * vdim, rank}, o.type);
-      w.add_tensor(blk + "attn_k_b.weight", tk, {H, rank, nope}, [&t, tk, H, rank, nope, vdim](uint8_t* dst) {
-        const std::vector<float> kv = t.to_f32();
+      const DType tk = gguf_export_type(name, blk + "attn_k_b.weight", {H * rank, nope}, o.type, o.mix, c.num_hidden_layers);
+      const DType tv = gguf_export_type(name, blk + "attn_v_b.weight", {H * vdim, rank}, o.type, o.mix, c.num_hidden_layers);
+      w.add_tensor(blk + "attn_k_b.weight", tk, {H, rank, nope}, [fetch, tk, H, rank, nope, vdim](uint8_t* dst) {
+        std::vector<uint8_t> storage;
+        const std::vector<float> kv = fetch(storage).to_f32();
         std::vector<float> kb(static_cast<size_t>(H * rank * nope));
         for (int64_t h = 0; h < H; ++h)
           for (int64_t i = 0; i < nope; ++i)
@@ -178,8 +229,9 @@ void export_gguf(const WeightStore& store, const ModelConfig& c, const std::file
         v.data = kb.data();
         convert_rows(v, tk, dst);
       });
-      w.add_tensor(blk + "attn_v_b.weight", tv, {H, vdim, rank}, [&t, tv, H, rank, nope, vdim](uint8_t* dst) {
-        const std::vector<float> kv = t.to_f32();
+      w.add_tensor(blk + "attn_v_b.weight", tv, {H, vdim, rank}, [fetch, tv, H, rank, nope, vdim](uint8_t* dst) {
+        std::vector<uint8_t> storage;
+        const std::vector<float> kv = fetch(storage).to_f32();
         std::vector<float> vb(static_cast<size_t>(H * vdim * rank));
         for (int64_t h = 0; h < H; ++h)
           std::memcpy(vb.data() + h * vdim * rank, kv.data() + (h * (nope + vdim) + nope) * rank,
@@ -193,6 +245,14 @@ void export_gguf(const WeightStore& store, const ModelConfig& c, const std::file
     }
   }
   w.write(out, o.progress);
+}
+
+std::string llama_cpp_routing_notice(const ModelConfig& c) {
+  if (c.topk_method != TopkMethod::GroupLimitedGreedy || c.n_group <= 1) return {};
+  return "group-limited routing (n_group " + std::to_string(c.n_group) + ", topk_group " + std::to_string(c.topk_group) +
+         "): mlascope ranks expert groups by their best score, as DeepSeek-V2's reference code "
+         "(group_limited_greedy); llama.cpp ranks them by the sum of each group's top-2 scores, so the two can "
+         "route some tokens to different experts";
 }
 
 namespace {

@@ -49,10 +49,17 @@ std::optional<DType> dtype_from_ggml(uint32_t t) {
     case kGgmlF16: return DType::F16;
     case kGgmlBF16: return DType::BF16;
     case kGgmlQ4_0: return DType::Q4_0;
+    case kGgmlQ4_1: return DType::Q4_1;
+    case kGgmlQ5_0: return DType::Q5_0;
+    case kGgmlQ5_1: return DType::Q5_1;
     case kGgmlQ8_0: return DType::Q8_0;
+    case kGgmlQ2_K: return DType::Q2_K;
+    case kGgmlQ3_K: return DType::Q3_K;
     case kGgmlQ4_K: return DType::Q4_K;
     case kGgmlQ5_K: return DType::Q5_K;
     case kGgmlQ6_K: return DType::Q6_K;
+    case kGgmlIQ4_NL: return DType::IQ4_NL;
+    case kGgmlIQ4_XS: return DType::IQ4_XS;
     case kGgmlI8: return DType::I8;
     case kGgmlI32: return DType::I32;
     case kGgmlI64: return DType::I64;
@@ -60,11 +67,27 @@ std::optional<DType> dtype_from_ggml(uint32_t t) {
   }
 }
 
+namespace {
+// Weight types first, in ggml's order; the integer types last (not weights, but valid tensors).
+constexpr uint32_t kKnownGgml[] = {kGgmlF32,  kGgmlF16,  kGgmlBF16, kGgmlQ4_0,   kGgmlQ4_1,   kGgmlQ5_0,
+                                   kGgmlQ5_1, kGgmlQ8_0, kGgmlQ2_K, kGgmlQ3_K,   kGgmlQ4_K,   kGgmlQ5_K,
+                                   kGgmlQ6_K, kGgmlIQ4_NL, kGgmlIQ4_XS, kGgmlI8, kGgmlI32, kGgmlI64};
+}  // namespace
+
 std::optional<uint32_t> ggml_from_dtype(DType t) {
-  for (uint32_t g : {kGgmlF32, kGgmlF16, kGgmlBF16, kGgmlQ4_0, kGgmlQ8_0, kGgmlQ4_K, kGgmlQ5_K, kGgmlQ6_K,
-                     kGgmlI8, kGgmlI32, kGgmlI64})
+  for (uint32_t g : kKnownGgml)
     if (dtype_from_ggml(g) == t) return g;
   return std::nullopt;
+}
+
+std::string supported_ggml_types() {
+  std::string s;
+  for (uint32_t g : kKnownGgml) {
+    if (g == kGgmlI8 || g == kGgmlI32 || g == kGgmlI64) continue;
+    if (!s.empty()) s += ", ";
+    s += to_string(*dtype_from_ggml(g));
+  }
+  return s;
 }
 
 std::string ggml_type_name(uint32_t t) {
@@ -261,7 +284,9 @@ void GgufFile::parse() {
     }
     info.ggml_type = c.read<uint32_t>("tensor type");
     const std::optional<DType> dt = dtype_from_ggml(info.ggml_type);
-    if (!dt) bad(tn + " has tensor type " + ggml_type_name(info.ggml_type) + ", which mlascope cannot compute with");
+    if (!dt)
+      bad(tn + " has tensor type " + ggml_type_name(info.ggml_type) + ", which mlascope cannot compute with (supported: " +
+          supported_ggml_types() + ")");
     info.dtype = *dt;
     const int64_t be = dtype_block_elems(info.dtype);
     if (info.ne[0] % be != 0)

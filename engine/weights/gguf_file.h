@@ -44,13 +44,17 @@ struct GgufValue {
 
 // ggml tensor type ids (the subset a DeepSeek GGUF uses; others are named in errors only).
 enum : uint32_t {
-  kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ8_0 = 8, kGgmlQ4_K = 12, kGgmlQ5_K = 13,
-  kGgmlQ6_K = 14, kGgmlI8 = 24, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlBF16 = 30,
+  kGgmlF32 = 0, kGgmlF16 = 1, kGgmlQ4_0 = 2, kGgmlQ4_1 = 3, kGgmlQ5_0 = 6, kGgmlQ5_1 = 7, kGgmlQ8_0 = 8,
+  kGgmlQ2_K = 10, kGgmlQ3_K = 11, kGgmlQ4_K = 12, kGgmlQ5_K = 13, kGgmlQ6_K = 14, kGgmlIQ4_NL = 20,
+  kGgmlIQ4_XS = 23, kGgmlI8 = 24, kGgmlI32 = 26, kGgmlI64 = 27, kGgmlBF16 = 30,
 };
 // nullopt for a type we cannot compute with; `ggml_type_name` names any id for the message.
 std::optional<DType> dtype_from_ggml(uint32_t ggml_type);
 std::optional<uint32_t> ggml_from_dtype(DType t);
 std::string ggml_type_name(uint32_t ggml_type);
+// The weight types mlascope computes with, for the message that refuses any other:
+// "F32, F16, BF16, Q4_0, ...".
+std::string supported_ggml_types();
 
 struct GgufTensorInfo {
   std::string name;

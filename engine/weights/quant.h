@@ -1,7 +1,18 @@
-// engine/weights/quant.h — GGUF block formats (Q8_0, Q4_0, Q4_K, Q5_K, Q6_K): dequantization of
-// rows and the quantizers used by `mlascope convert`. Layouts follow the GGUF specification:
+// engine/weights/quant.h — GGUF block formats: dequantization of rows and the quantizers used by
+// `mlascope convert`. Layouts follow ggml's definitions (ggml-common.h, read, not copied):
 //   Q8_0  [d f16][32 x int8]                                   x = d*q
 //   Q4_0  [d f16][16 bytes: low nibbles = x0..15, high = x16..31] x = d*(q-8)
+//   Q4_1  [d f16][m f16][16 bytes of nibbles as Q4_0]            x = d*q + m
+//   Q5_0  [d f16][u32 fifth bits: bit i = value i][nibbles]      x = d*(q-16)
+//   Q5_1  [d f16][m f16][u32 fifth bits][nibbles]                x = d*q + m
+//   IQ4_NL [d f16][16 bytes of nibbles as Q4_0]                  x = d*kIq4nlValues[q]
+//   IQ4_XS [d f16][u16 scales_h][4 bytes scales_l][128 bytes]    8 sub-blocks of 32 (nibbles as
+//         Q4_0 per sub-block), 6-bit scale ls = low nibble | 2 high bits:  x = d*(ls-32)*kIq4nlValues[q]
+//   Q2_K  [16 bytes: per 16-value sub-block scale (low 4 bits) and min (high 4)][64 bytes of 2-bit
+//         codes][d f16][dmin f16]                              x = d*sc*q - dmin*m
+//   Q3_K  [32 bytes high bits][64 bytes 2-bit codes][12 bytes: 16 x 6-bit scales][d f16]
+//         x = d*(sc-32)*(q2 - (high bit ? 0 : 4)); codes laid out as Q2_K, the high bit of value
+//         128n+32k+l is bit 4n+k of byte l
 //   Q4_K  [d f16][dmin f16][12 bytes: 8 x (6-bit scale, 6-bit min)][128 bytes of nibbles]
 //         8 sub-blocks of 32: x = d*sc*q - dmin*m; in each 64-value chunk the low nibbles hold
 //         the first sub-block, the high nibbles the second
@@ -19,10 +30,28 @@ namespace mlascope {
 // n values (a multiple of the block size) from the blocks at `src` into `dst`.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
-// n floats into dtype t (F32, F16, BF16 or a block type; n a multiple of the block size).
-// Block quantizers choose scales by the row's range (round to nearest), not by search: simple and
-// deterministic; the exporter's error figures are what they are, reported, not hidden.
+// n floats into dtype t (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; n a multiple
+// of the block size). The 32-value types round against the block's range (as llama.cpp's reference
+// quantizers do); Q4_K/Q5_K/Q6_K search each sub-block's scale (and min) by least squares and refine
+// the 6/8-bit integer scales, minimising the plain squared error (bench_quant_rmse compares the
+// result with llama-quantize's on the same tensors). Deterministic.
 void quantize_row(DType t, const float* src, void* dst, int64_t n);
+
+// IQ4_NL / IQ4_XS: the 16 non-uniform levels a 4-bit code indexes (from ggml's definition).
+inline constexpr int8_t kIq4nlValues[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// IQ4_XS sub-block j's 6-bit scale (bias 32 not removed): low nibble from scales_l, high 2 bits from scales_h.
+inline int iq4xs_scale(int j, const uint8_t* scales_l, uint16_t scales_h) {
+  return ((scales_l[j / 2] >> (4 * (j % 2))) & 0x0f) | (((scales_h >> (2 * j)) & 3) << 4);
+}
+
+// Q3_K sub-block j's (0..15) 6-bit scale (bias 32 not removed): the low 4 bits are nibbles of
+// bytes 0..7 (low nibble for j < 8, high nibble of byte j-8 otherwise), the high 2 bits sit in
+// bytes 8..11 (bits 2*(j/4) of byte 8 + j%4).
+inline int q3k_scale(int j, const uint8_t* s) {
+  const int low = j < 8 ? (s[j] & 0x0f) : (s[j - 8] >> 4);
+  return low | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4);
+}
 
 // The 6-bit (scale, min) pair of sub-block j (0..7) from a K-quant's 12 packed bytes.
 inline void k_scale_min(int j, const uint8_t* q, uint8_t* sc, uint8_t* m) {

@@ -37,11 +37,12 @@ Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
       const uint16_t h = f32_to_f16(u(rng));
       std::memcpy(&m.bytes[off + at], &h, 2);
     };
-    if (t == DType::Q6_K) {
-      put(208);
-    } else {
-      put(0);
-      if (t == DType::Q4_K || t == DType::Q5_K) put(2);
+    switch (t) {
+      case DType::Q6_K: put(208); break;
+      case DType::Q3_K: put(108); break;
+      case DType::Q2_K: put(80), put(82); break;
+      case DType::Q4_K: case DType::Q5_K: case DType::Q4_1: case DType::Q5_1: put(0), put(2); break;
+      default: put(0); break;  // Q8_0, Q4_0, Q5_0, IQ4_NL, IQ4_XS
     }
   }
   m.view.name.assign(1, 'w');  // (assign: GCC 12 warns -Wrestrict on operator= here)
@@ -78,8 +79,9 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
   for (int64_t r = 1; r < rows; ++r) {
     m.view.row_to_f32(r, w.data());
     double exact_q = 0, exact = 0, mag = 0, bound = 0;
-    // Q4_K/Q5_K take x in 256-value blocks (one scale per super-block), the others in 32s.
-    const bool k = t == DType::Q4_K || t == DType::Q5_K;
+    // Q2_K..Q5_K and IQ4_XS take x in 256-value blocks (one scale per super-block), the others in 32s.
+    const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::IQ4_XS;
+    ASSERT_EQ(k, super_blocks_for(t));
     for (int64_t i = 0; i < cols; ++i) {
       const double dx = k ? xq.dk[i / 256] : xq.d[i / 32];
       const double xi_q = dx * (k ? xq.qk[i] : xq.q[i]);
@@ -95,7 +97,9 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
-                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_K, DType::Q5_K, DType::Q6_K),
+                         ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
+                                           DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
+                                           DType::Q6_K, DType::IQ4_XS),
                          [](const ::testing::TestParamInfo<DType>& p) { return std::string(to_string(p.param)); });
 
 TEST_P(MatvecQuant, BatchedEqualsPerToken) {

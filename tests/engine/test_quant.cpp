@@ -120,6 +120,214 @@ TEST(Dequant, Q6_KHandBlock) {
   EXPECT_EQ(y[150], 0.25f * 10 * (21 - 32));  // -27.5
 }
 
+TEST(Dequant, Q4_1HandBlock) {
+  std::vector<uint8_t> b(20, 0);
+  put16(b.data(), 0x3800);      // d = 0.5
+  put16(b.data() + 2, 0xbc00);  // m = -1
+  b[4] = 0x3a;                  // x0: 10 → 0.5*10 - 1 = 4; x16: 3 → 0.5
+  b[4 + 15] = 0xf0;             // x15: 0 → -1; x31: 15 → 6.5
+  const auto y = deq(DType::Q4_1, b, 32);
+  EXPECT_EQ(y[0], 4.0f);
+  EXPECT_EQ(y[16], 0.5f);
+  EXPECT_EQ(y[15], -1.0f);
+  EXPECT_EQ(y[31], 6.5f);
+  EXPECT_EQ(y[7], -1.0f);
+}
+
+TEST(Dequant, Q5_0HandBlock) {
+  std::vector<uint8_t> b(22, 0);
+  put16(b.data(), 0x4000);  // d = 2
+  b[2] = 0x01;              // fifth bit of value 0
+  b[4] = 0x01;              // bit 16: value 16
+  b[5] = 0x80;              // bit 31: value 31
+  b[6] = 0x21;              // x0: 1 | 16 = 17 → 2*(17-16) = 2; x16: 2 | 16 = 18 → 4
+  b[6 + 15] = 0xf0;         // x15: 0, no fifth bit → -32; x31: 15 | 16 = 31 → 30
+  const auto y = deq(DType::Q5_0, b, 32);
+  EXPECT_EQ(y[0], 2.0f);
+  EXPECT_EQ(y[16], 4.0f);
+  EXPECT_EQ(y[15], -32.0f);
+  EXPECT_EQ(y[31], 30.0f);
+  EXPECT_EQ(y[1], -32.0f);
+}
+
+TEST(Dequant, Q5_1HandBlock) {
+  std::vector<uint8_t> b(24, 0);
+  put16(b.data(), 0x3400);      // d = 0.25
+  put16(b.data() + 2, 0x3c00);  // m = 1
+  b[4] = 0x02;                  // bit 1: value 1
+  b[7] = 0x40;                  // bit 30: value 30
+  b[8 + 1] = 0x73;              // x1: 3 | 16 = 19 → 0.25*19 + 1 = 5.75; x17: 7 → 2.75
+  b[8 + 14] = 0x50;             // x30: 5 | 16 = 21 → 6.25
+  const auto y = deq(DType::Q5_1, b, 32);
+  EXPECT_EQ(y[1], 5.75f);
+  EXPECT_EQ(y[17], 2.75f);
+  EXPECT_EQ(y[30], 6.25f);
+  EXPECT_EQ(y[14], 1.0f);  // code 0: only the min
+}
+
+TEST(Dequant, IQ4_NLHandBlock) {
+  std::vector<uint8_t> b(18, 0);
+  put16(b.data(), 0x3800);  // d = 0.5
+  b[2] = 0xf0;              // x0: level 0 = -127 → -63.5; x16: level 15 = 113 → 56.5
+  b[2 + 3] = 0x78;          // x3: level 8 = 1 → 0.5; x19: level 7 = -10 → -5
+  const auto y = deq(DType::IQ4_NL, b, 32);
+  EXPECT_EQ(y[0], -63.5f);
+  EXPECT_EQ(y[16], 56.5f);
+  EXPECT_EQ(y[3], 0.5f);
+  EXPECT_EQ(y[19], -5.0f);
+}
+
+TEST(Dequant, IQ4_XSHandBlock) {
+  std::vector<uint8_t> b(136, 0);
+  put16(b.data(), 0x3800);      // d = 0.5
+  put16(b.data() + 2, 0x0402);  // scales_h: sub-block 0 high bits 2, sub-block 5 high bits 1
+  b[4] = 0x01;                  // sub-block 0 low nibble 1 → ls = 1 + 32 = 33 → scale 1
+  b[6] = 0x40;                  // sub-block 5 low nibble 4 (high nibble of byte 2) → ls 20 → -12
+  b[8] = 0x9f;                  // sub-block 0: x0 level 15 = 113, x16 level 9 = 13
+  const auto y = deq(DType::IQ4_XS, b, 256);
+  EXPECT_EQ(y[0], 0.5f * 1 * 113);
+  EXPECT_EQ(y[16], 0.5f * 1 * 13);
+  EXPECT_EQ(y[5 * 32 + 2], 0.5f * -12 * -127);   // 762: code 0 = level -127
+  EXPECT_EQ(y[5 * 32 + 18], 0.5f * -12 * -127);
+  EXPECT_EQ(y[7 * 32], 0.5f * -32 * -127);       // ls 0 → scale -32
+}
+
+TEST(Dequant, Q2_KHandBlock) {
+  std::vector<uint8_t> b(84, 0);
+  put16(b.data() + 80, 0x3800);  // d = 0.5
+  put16(b.data() + 82, 0x3400);  // dmin = 0.25
+  b[0] = 0x31;                   // sub-block 0 (values 0..15): scale 1, min 3
+  b[1] = 0x02;                   // sub-block 1 (values 16..31): scale 2, min 0
+  b[13] = 0xf5;                  // sub-block 13 (values 208..223): scale 5, min 15
+  uint8_t* qs = b.data() + 16;
+  qs[1] = 0x03;        // value 1 (half 0, shift 0): q 3
+  qs[16] = 0x02;       // value 16: q 2
+  qs[32 + 20] = 0x30;  // value 128 + 64 + 20 = 212 (half 1, shift 4): q 3
+  const auto y = deq(DType::Q2_K, b, 256);
+  EXPECT_EQ(y[0], -0.75f);                 // q 0: only the min
+  EXPECT_EQ(y[1], 0.5f * 1 * 3 - 0.75f);   // 0.75
+  EXPECT_EQ(y[16], 0.5f * 2 * 2);          // 2
+  EXPECT_EQ(y[212], 0.5f * 5 * 3 - 3.75f);  // 3.75
+  EXPECT_EQ(y[196], 0.0f);                 // sub-block 12: scale 0, min 0
+}
+
+TEST(Dequant, Q3_KHandBlock) {
+  std::vector<uint8_t> b(110, 0);
+  uint8_t* hmask = b.data();
+  uint8_t* qs = b.data() + 32;
+  uint8_t* sc = b.data() + 96;
+  put16(b.data() + 108, 0x3800);  // d = 0.5
+  sc[0] = 0x01;  // sub-block 0: low 1
+  sc[8] = 0x02;  //   high 2 (byte 8 bits 0-1) → 33 → scale 1
+  sc[6] = 0x05;  // sub-block 6: low 5
+  sc[10] = 0x0c; //   high 3 (byte 10 bits 2-3) → 53 → scale 21
+  sc[5] = 0xa0;  // sub-block 13: low 10 (high nibble of byte 5)
+  sc[9] = 0x80;  //   high 2 (byte 9 bits 6-7) → 42 → scale 10
+  qs[0] = 0x02;           // value 0: low bits 2
+  hmask[0] = 0x01;        //   high bit set (bit 0): code 2
+  qs[1] = 0x03;           // value 1: low bits 3, high bit clear: 3 - 4 = -1
+  qs[32 + 20] = 0x10;     // value 212 (half 1, shift 4, l 20): low bits 1
+  hmask[20] = 0x40;       //   high bit = bit 4*1 + 2 = 6: code 1
+  const auto y = deq(DType::Q3_K, b, 256);
+  EXPECT_EQ(y[0], 0.5f * 1 * 2);
+  EXPECT_EQ(y[1], 0.5f * 1 * -1);
+  EXPECT_EQ(y[2], 0.5f * 1 * -4);   // all bits clear: -4
+  EXPECT_EQ(y[100], 0.5f * 21 * -4);  // value 100 = half 0, shift 6, l 4: sub-block 6
+  EXPECT_EQ(y[212], 0.5f * 10 * 1);
+  EXPECT_EQ(y[40], 0.5f * -32 * -4);  // sub-block 2: raw scale 0 → -32
+}
+
+// Every type on random blocks against a second formulation written here from ggml's description
+// (a walk over the block in storage order rather than by value index), in double.
+namespace {
+double f16d(const uint8_t* p) { return f16_to_f32(static_cast<uint16_t>(p[0] | (p[1] << 8))); }
+constexpr int kLevels[16] = {-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+// Values and, in mag, the sum of the magnitudes of the terms (the scale of a float rounding error).
+std::vector<double> reference_block(DType t, const uint8_t* b, std::vector<double>& mag) {
+  std::vector<double> y(static_cast<size_t>(dtype_block_elems(t)));
+  mag.assign(y.size(), 0.0);
+  switch (t) {
+    case DType::Q4_1:
+    case DType::Q5_0:
+    case DType::Q5_1:
+    case DType::IQ4_NL: {
+      const bool has_min = t == DType::Q4_1 || t == DType::Q5_1, five = t == DType::Q5_0 || t == DType::Q5_1;
+      const double d = f16d(b), m = has_min ? f16d(b + 2) : 0.0;
+      const uint8_t* qh = b + (has_min ? 4 : 2);
+      const uint8_t* qs = qh + (five ? 4 : 0);
+      for (int byte = 0; byte < 16; ++byte)
+        for (int half = 0; half < 2; ++half) {
+          const int i = byte + 16 * half;
+          int q = half ? qs[byte] >> 4 : qs[byte] & 15;
+          if (five) q += 16 * ((qh[i / 8] >> (i % 8)) & 1);
+          y[i] = t == DType::IQ4_NL ? d * kLevels[q] : t == DType::Q5_0 ? d * (q - 16) : d * q + m;
+          mag[i] = std::fabs(d * 127) + std::fabs(m);
+        }
+      break;
+    }
+    case DType::IQ4_XS: {
+      const double d = f16d(b);
+      const int sh = b[2] | (b[3] << 8);
+      for (int j = 0; j < 8; ++j) {
+        const int ls = ((b[4 + j / 2] >> (4 * (j % 2))) & 15) + 16 * ((sh >> (2 * j)) & 3);
+        for (int byte = 0; byte < 16; ++byte) {
+          y[32 * j + byte] = d * (ls - 32) * kLevels[b[8 + 16 * j + byte] & 15];
+          y[32 * j + 16 + byte] = d * (ls - 32) * kLevels[b[8 + 16 * j + byte] >> 4];
+          mag[32 * j + byte] = mag[32 * j + 16 + byte] = std::fabs(d * 32 * 127);
+        }
+      }
+      break;
+    }
+    case DType::Q2_K:
+    case DType::Q3_K: {
+      const bool three = t == DType::Q3_K;
+      const uint8_t* qs = b + (three ? 32 : 16);
+      const double d = f16d(b + (three ? 108 : 80)), dmin = three ? 0.0 : f16d(b + 82);
+      for (int byte = 0; byte < 64; ++byte)
+        for (int pair = 0; pair < 4; ++pair) {
+          const int half = byte / 32, l = byte % 32, i = 128 * half + 32 * pair + l, sub = i / 16;
+          int q = (qs[byte] >> (2 * pair)) & 3;
+          if (three) {
+            const int lo4 = sub < 8 ? b[96 + sub] & 15 : b[96 + sub - 8] >> 4;
+            const int hi2 = (b[96 + 8 + sub % 4] >> (2 * (sub / 4))) & 3;
+            if (!((b[l] >> (4 * half + pair)) & 1)) q -= 4;
+            y[i] = d * (lo4 + 16 * hi2 - 32) * q;
+          } else {
+            y[i] = d * (b[sub] & 15) * q - dmin * (b[sub] >> 4);
+          }
+          mag[i] = std::fabs(d * 32 * 7) + std::fabs(dmin * 15);
+        }
+      break;
+    }
+    default: break;
+  }
+  return y;
+}
+}  // namespace
+
+TEST(Dequant, NewTypesOnRandomBlocksMatchASecondFormulation) {
+  std::mt19937 rng(2026);
+  std::uniform_real_distribution<float> u(-0.1f, 0.1f);
+  for (DType t : {DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::IQ4_XS, DType::Q2_K, DType::Q3_K}) {
+    const int bb = dtype_block_bytes(t), be = dtype_block_elems(t);
+    for (int trial = 0; trial < 300; ++trial) {
+      std::vector<uint8_t> b(static_cast<size_t>(bb));
+      for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+      // finite f16 scales (random bytes may spell NaN/Inf)
+      const int f16_at[2] = {t == DType::Q2_K ? 80 : t == DType::Q3_K ? 108 : 0, t == DType::Q2_K ? 82 : 2};
+      const int n_f16 = (t == DType::Q4_1 || t == DType::Q5_1 || t == DType::Q2_K) ? 2 : 1;
+      for (int k = 0; k < n_f16; ++k) put16(b.data() + f16_at[k], f32_to_f16(u(rng)));
+      std::vector<double> mag;
+      const std::vector<double> ref = reference_block(t, b.data(), mag);
+      const auto y = deq(t, b, be);
+      for (int i = 0; i < be; ++i)
+        ASSERT_NEAR(y[static_cast<size_t>(i)], ref[static_cast<size_t>(i)], 2e-7 * mag[static_cast<size_t>(i)] + 1e-12)
+            << to_string(t) << " trial " << trial << " value " << i;
+    }
+  }
+}
+
 TEST(Dequant, RejectsPartialBlocks) {
   std::vector<uint8_t> b(34, 0);
   float y[40];

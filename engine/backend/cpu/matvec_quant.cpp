@@ -117,6 +117,112 @@ float dot_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q4_1 / Q5_0 / Q5_1: unsigned codes against the x codes, the offset (Q5_0's 16, the Q4_1/Q5_1
+// min) through the per-32 sums of x codes.
+template <int kKind>  // 0: Q4_1, 1: Q5_0, 2: Q5_1
+float dot_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  constexpr int64_t bb = kKind == 0 ? 20 : kKind == 1 ? 22 : 24;
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, w += bb) {
+    const int8_t* xq = x.q.data() + b * 32;
+    const uint8_t* qs = w + (kKind == 0 ? 4 : kKind == 1 ? 6 : 8);
+    uint32_t h = 0;
+    if constexpr (kKind != 0) std::memcpy(&h, w + (kKind == 1 ? 2 : 4), 4);
+    int32_t s = 0;
+    for (int i = 0; i < 16; ++i) {
+      int lo = qs[i] & 0x0f, hi = qs[i] >> 4;
+      if constexpr (kKind != 0) {
+        lo |= static_cast<int>((h >> i) & 1u) << 4;
+        hi |= static_cast<int>((h >> (i + 16)) & 1u) << 4;
+      }
+      s += lo * xq[i] + hi * xq[i + 16];
+    }
+    const int32_t xs = x.sum16[2 * b] + x.sum16[2 * b + 1];
+    const float dx = x.d[b];
+    if constexpr (kKind == 1)
+      acc += rdf16(w) * dx * static_cast<float>(s - 16 * xs);
+    else
+      acc += rdf16(w) * dx * static_cast<float>(s) + rdf16(w + 2) * dx * static_cast<float>(xs);
+  }
+  return acc;
+}
+
+float dot_iq4_nl(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, w += 18) {
+    const int8_t* xq = x.q.data() + b * 32;
+    int32_t s = 0;
+    for (int i = 0; i < 16; ++i)
+      s += kIq4nlValues[w[2 + i] & 0x0f] * xq[i] + kIq4nlValues[w[2 + i] >> 4] * xq[i + 16];
+    acc += rdf16(w) * x.d[b] * static_cast<float>(s);
+  }
+  return acc;
+}
+
+// The 256-value types below take x in 256-blocks (one scale per super-block): sub-block sums are
+// scaled by their integer scales and added as integers, one float multiply per super-block.
+float dot_iq4_xs(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 136) {
+    uint16_t sh;
+    std::memcpy(&sh, w + 2, 2);
+    const uint8_t* qs = w + 8;
+    int32_t isum = 0;
+    for (int j = 0; j < 8; ++j) {
+      const int8_t* xq = x.qk.data() + sb * 256 + j * 32;
+      int32_t s = 0;
+      for (int i = 0; i < 16; ++i)
+        s += kIq4nlValues[qs[16 * j + i] & 0x0f] * xq[i] + kIq4nlValues[qs[16 * j + i] >> 4] * xq[i + 16];
+      isum += (iq4xs_scale(j, w + 4, sh) - 32) * s;
+    }
+    acc += rdf16(w) * x.dk[static_cast<size_t>(sb)] * static_cast<float>(isum);
+  }
+  return acc;
+}
+
+float dot_q2_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 84) {
+    const uint8_t* scales = w;
+    const uint8_t* qs = w + 16;
+    const int8_t* xq = x.qk.data() + sb * 256;
+    const int16_t* xs = x.ksum16.data() + sb * 16;
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 16; ++j) {  // 16-value sub-block j: half j/8, shift 2*((j%8)/2), l from 16*(j%2)
+      const int nh = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2);
+      int32_t s = 0;
+      for (int l = l0; l < l0 + 16; ++l) s += ((qs[32 * nh + l] >> (2 * k)) & 3) * xq[128 * nh + 32 * k + l];
+      isum += (scales[j] & 0x0f) * s;
+      msum += (scales[j] >> 4) * xs[j];
+    }
+    const float dx = x.dk[static_cast<size_t>(sb)];
+    acc += rdf16(w + 80) * dx * static_cast<float>(isum) - rdf16(w + 82) * dx * static_cast<float>(msum);
+  }
+  return acc;
+}
+
+float dot_q3_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 110) {
+    const uint8_t* hmask = w;
+    const uint8_t* qs = w + 32;
+    const int8_t* xq = x.qk.data() + sb * 256;
+    const int16_t* xs = x.ksum16.data() + sb * 16;
+    int32_t isum = 0;
+    for (int j = 0; j < 16; ++j) {
+      const int nh = j / 8, k = (j % 8) / 2, l0 = 16 * (j % 2);
+      int32_t s = 0;  // codes 0..7 (the value plus 4)
+      for (int l = l0; l < l0 + 16; ++l) {
+        const int c = ((qs[32 * nh + l] >> (2 * k)) & 3) | (((hmask[l] >> (4 * nh + k)) & 1) << 2);
+        s += c * xq[128 * nh + 32 * k + l];
+      }
+      isum += (q3k_scale(j, w + 96) - 32) * (s - 4 * xs[j]);
+    }
+    acc += rdf16(w + 108) * x.dk[static_cast<size_t>(sb)] * static_cast<float>(isum);
+  }
+  return acc;
+}
+
 using DotFn = float (*)(const uint8_t*, const Q8Activation&, int64_t);
 
 DotFn portable_kernel(DType t) {
@@ -126,6 +232,13 @@ DotFn portable_kernel(DType t) {
     case DType::Q4_K: return dot_qk_affine<false>;
     case DType::Q5_K: return dot_qk_affine<true>;
     case DType::Q6_K: return dot_q6_k;
+    case DType::Q4_1: return dot_q4_1_q5<0>;
+    case DType::Q5_0: return dot_q4_1_q5<1>;
+    case DType::Q5_1: return dot_q4_1_q5<2>;
+    case DType::IQ4_NL: return dot_iq4_nl;
+    case DType::IQ4_XS: return dot_iq4_xs;
+    case DType::Q2_K: return dot_q2_k;
+    case DType::Q3_K: return dot_q3_k;
     default: return nullptr;
   }
 }
@@ -295,6 +408,151 @@ float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return hsum(acc) - 32.0f * offset;
 }
 
+// 32 fifth bits (bit i = value i) as 32 bytes of 0x10 / 0x00, byte i for value i.
+inline __m256i fifth_bits(const uint8_t* qh) {
+  uint32_t h;
+  std::memcpy(&h, qh, 4);
+  const __m256i spread = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(h)),
+                                             _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202,
+                                                                0x0303030303030303));
+  const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
+  return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(spread, bit), bit), _mm256_set1_epi8(0x10));
+}
+// 16 bytes of nibbles as 32 codes: values 0..15 (low nibbles) then 16..31 (high nibbles).
+inline __m256i nibbles32(const uint8_t* qs) {
+  const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
+  const __m128i nib = _mm_set1_epi8(0x0f);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), nib), _mm_and_si128(raw, nib));
+}
+
+template <int kKind>  // 0: Q4_1, 1: Q5_0, 2: Q5_1
+float simd_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  constexpr int64_t bb = kKind == 0 ? 20 : kKind == 1 ? 22 : 24;
+  __m256 acc = _mm256_setzero_ps();
+  float offset = 0.0f;
+  for (int64_t b = 0; b < n / 32; ++b, w += bb) {
+    __m256i codes = nibbles32(w + (kKind == 0 ? 4 : kKind == 1 ? 6 : 8));
+    if constexpr (kKind != 0) codes = _mm256_or_si256(codes, fifth_bits(w + (kKind == 1 ? 2 : 4)));
+    const float dx = x.d[b];
+    const float s = rdf16(w) * dx;
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MLASCOPE_DOT_U8_I8(codes, load32(x.q.data() + b * 32))), _mm256_set1_ps(s), acc);
+    const float xs = static_cast<float>(x.sum16[2 * b] + x.sum16[2 * b + 1]);
+    offset += (kKind == 1 ? -16.0f * s : rdf16(w + 2) * dx) * xs;
+  }
+  return hsum(acc) + offset;
+}
+
+// Signed weight values (v) times signed x codes through the unsigned×signed product: |v| × (x with v's sign).
+inline __m256i dot_i8_i8(__m256i v, __m256i xq) {
+  return MLASCOPE_DOT_U8_I8(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xq, v));
+}
+inline __m256i iq4_table() {
+  return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
+}
+
+float simd_iq4_nl(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i table = iq4_table();
+  for (int64_t b = 0; b < n / 32; ++b, w += 18) {
+    const __m256i v = _mm256_shuffle_epi8(table, nibbles32(w + 2));
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32))),
+                          _mm256_set1_ps(rdf16(w) * x.d[b]), acc);
+  }
+  return hsum(acc);
+}
+
+float simd_iq4_xs(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  const __m256i table = iq4_table();
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 136) {
+    uint16_t sh;
+    std::memcpy(&sh, w + 2, 2);
+    const int8_t* xq = x.qk.data() + sb * 256;
+    __m256i isum = _mm256_setzero_si256();
+    for (int j = 0; j < 8; ++j) {
+      const __m256i v = _mm256_shuffle_epi8(table, nibbles32(w + 8 + 16 * j));
+      // |v| <= 127 and |x| <= 127: pair sums stay below 2^15; then x (scale - 32) as int32
+      const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(v, v), _mm256_sign_epi8(load32(xq + 32 * j), v));
+      isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, _mm256_set1_epi16(static_cast<int16_t>(iq4xs_scale(j, w + 4, sh) - 32))));
+    }
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(rdf16(w) * x.dk[static_cast<size_t>(sb)]), _mm256_cvtepi32_ps(isum), acc);
+  }
+  return hsum(acc);
+}
+
+// Q2_K / Q3_K: 32 codes per (half, shift), lanes 0..15 in sub-block 8n+2k, 16..31 in 8n+2k+1, so
+// one int16 scale per 128-bit lane.
+inline __m256i lane_scales(int lo, int hi) {
+  return _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(hi)), _mm_set1_epi16(static_cast<int16_t>(lo)));
+}
+// sum over 16 sub-blocks of a[j] * b[j] (int16 inputs, int32 result)
+inline int32_t dot16_i16(__m256i a, __m256i b) {
+  const __m256i p = _mm256_madd_epi16(a, b);
+  __m128i s = _mm_add_epi32(_mm256_castsi256_si128(p), _mm256_extracti128_si256(p, 1));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4e));
+  s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xb1));
+  return _mm_cvtsi128_si32(s);
+}
+
+float simd_q2_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float mins = 0.0f;
+  const __m256i three = _mm256_set1_epi8(3);
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 84) {
+    const uint8_t* sc = w;
+    const int8_t* xq = x.qk.data() + sb * 256;
+    const __m128i raw_sc = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sc));
+    const __m256i m16 = _mm256_cvtepu8_epi16(_mm_and_si128(_mm_srli_epi16(raw_sc, 4), _mm_set1_epi8(0x0f)));
+    const int32_t msum = dot16_i16(m16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksum16.data() + sb * 16)));
+    __m256i isum = _mm256_setzero_si256();
+    for (int nh = 0; nh < 2; ++nh) {
+      __m256i q = load32(w + 16 + 32 * nh);
+      for (int k = 0; k < 4; ++k) {
+        const __m256i codes = _mm256_and_si256(q, three);
+        q = _mm256_srli_epi16(q, 2);
+        const int j = 8 * nh + 2 * k;
+        const __m256i pairs = _mm256_maddubs_epi16(codes, load32(xq + 128 * nh + 32 * k));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, lane_scales(sc[j] & 0x0f, sc[j + 1] & 0x0f)));
+      }
+    }
+    const float dx = x.dk[static_cast<size_t>(sb)];
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(rdf16(w + 80) * dx), _mm256_cvtepi32_ps(isum), acc);
+    mins += rdf16(w + 82) * dx * static_cast<float>(msum);
+  }
+  return hsum(acc) - mins;
+}
+
+float simd_q3_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  float offsets = 0.0f;
+  const __m256i three = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 110) {
+    const int8_t* xq = x.qk.data() + sb * 256;
+    alignas(32) int16_t sc[16];
+    for (int j = 0; j < 16; ++j) sc[j] = static_cast<int16_t>(q3k_scale(j, w + 96) - 32);
+    const __m256i sc16 = _mm256_load_si256(reinterpret_cast<const __m256i*>(sc));
+    // the -4 of every code with a clear high bit, as 4 x (scale x sum of x codes) per sub-block
+    const int32_t offset = dot16_i16(sc16, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.ksum16.data() + sb * 16)));
+    __m256i hm = load32(w);
+    __m256i isum = _mm256_setzero_si256();
+    for (int nh = 0; nh < 2; ++nh) {
+      __m256i q = load32(w + 32 + 32 * nh);
+      for (int k = 0; k < 4; ++k) {
+        const __m256i codes = _mm256_or_si256(_mm256_and_si256(q, three), _mm256_slli_epi16(_mm256_and_si256(hm, one), 2));
+        q = _mm256_srli_epi16(q, 2);
+        hm = _mm256_srli_epi16(hm, 1);
+        const int j = 8 * nh + 2 * k;
+        const __m256i pairs = _mm256_maddubs_epi16(codes, load32(xq + 128 * nh + 32 * k));
+        isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, lane_scales(sc[j], sc[j + 1])));
+      }
+    }
+    const float d = rdf16(w + 108) * x.dk[static_cast<size_t>(sb)];
+    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
+    offsets += d * static_cast<float>(offset);
+  }
+  return hsum(acc) - 4.0f * offsets;
+}
+
 DotFn simd_kernel(DType t) {
   switch (t) {
     case DType::Q8_0: return simd_q8_0;
@@ -302,6 +560,13 @@ DotFn simd_kernel(DType t) {
     case DType::Q4_K: return simd_qk_affine<false>;
     case DType::Q5_K: return simd_qk_affine<true>;
     case DType::Q6_K: return simd_q6_k;
+    case DType::Q4_1: return simd_q4_1_q5<0>;
+    case DType::Q5_0: return simd_q4_1_q5<1>;
+    case DType::Q5_1: return simd_q4_1_q5<2>;
+    case DType::IQ4_NL: return simd_iq4_nl;
+    case DType::IQ4_XS: return simd_iq4_xs;
+    case DType::Q2_K: return simd_q2_k;
+    case DType::Q3_K: return simd_q3_k;
     default: return nullptr;
   }
 }
@@ -374,7 +639,9 @@ void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* s
 
 }  // namespace
 
-bool super_blocks_for(DType t) { return t == DType::Q4_K || t == DType::Q5_K; }
+bool super_blocks_for(DType t) {
+  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q2_K || t == DType::Q3_K || t == DType::IQ4_XS;
+}
 
 void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks) {
   if (n % 32 != 0) fail("matvec", "", "activation length " + std::to_string(n) + " is not a multiple of 32");
