@@ -21,7 +21,7 @@ mkdir -p "$out"
 f16=$out/$name-F16.gguf
 "$mlascope" convert --model "$model" --to "$f16" --type f16 --quiet
 echo "== F16 (mlascope convert)"
-"$mlascope" generate --model "$f16" --prompt "$prompt" -n 24 --temperature 0 2>&1 | tail -1
+"$mlascope" generate --model "$f16" --prompt "$prompt" -n 24 --temperature 0 2>/dev/null
 ok=0 total=0
 for p in $presets; do
   q=$out/$name-$p.gguf
@@ -31,13 +31,13 @@ for p in $presets; do
     continue
   fi
   # tensor types as llama-quantize reports them ("converting to q5_0 .. size = ..."), counted
-  types=$(grep -o 'converting to [a-z0-9_]*' "$q.log" | awk '{print toupper($3)}' | sort | uniq -c | awk '{printf "%s x%s ", $2, $1}')
+  types=$(grep -o 'converting to [A-Za-z0-9_]*' "$q.log" | awk '{print toupper($3)}' | sort | uniq -c | awk '{printf "%s x%s ", $2, $1}')
   echo "== $p ($(du -h "$q" | cut -f1); quantized tensors: ${types:-none})"
-  if text=$("$mlascope" generate --model "$q" --prompt "$prompt" -n 24 --temperature 0 2>&1); then
+  if text=$("$mlascope" generate --model "$q" --prompt "$prompt" -n 24 --temperature 0 2>"$q.err"); then
     ok=$((ok + 1))
-    echo "$text" | tail -1
+    echo "$text"
   else
-    echo "REFUSED: $(echo "$text" | tail -1)"
+    echo "REFUSED: $(tail -1 "$q.err")"
   fi
 done
 echo "mlascope loaded and generated from $ok of $total presets"

@@ -283,6 +283,12 @@ void quant_q4_0(const float* x, uint8_t* p) {
 // small neighbourhood search with the codes re-rounded, since that rounding costs more than the
 // code rounding on typical weights.
 
+// The grid: kAffineSteps scales (max - min) / (nmax + kAffineStep * k) around k = 0, Lloyd steps on the
+// best only. bench_quant_rmse on the demo model, RMSE relative to llama-quantize's: Q4_K 0.983, Q5_K 0.960
+// (21 steps of 0.1 with Lloyd steps on each and a 5x5 scale/min neighbourhood: 0.977, 0.954, 2.6x the time).
+constexpr int kAffineSteps = 16;
+constexpr float kAffineStep = 0.125f;
+
 struct AffineFit {
   float s = 0.0f, m = 0.0f, err = 0.0f;
 };
@@ -340,18 +346,17 @@ AffineFit best_affine(const float* x, int n, int nmax) {
   uint8_t q[32];
   best.err = affine_codes(x, n, nmax, 0.0f, 0.0f, q);  // all codes 0: x ≈ 0
   if (hi <= lo) return best;
-  for (int step = -8; step <= 12; ++step) {
-    const float s0 = (hi - lo) / (static_cast<float>(nmax) + 0.1f * static_cast<float>(step));
+  for (int step = -kAffineSteps / 2; step < kAffineSteps - kAffineSteps / 2; ++step) {
+    const float s0 = (hi - lo) / (static_cast<float>(nmax) + kAffineStep * static_cast<float>(step));
     affine_codes(x, n, nmax, s0, -lo, q);
-    AffineFit f = affine_solve(x, n, q);
-    for (int it = 0; it < 3; ++it) {  // Lloyd: re-round against the fit, refit while it improves
-      uint8_t q2[32];
-      affine_codes(x, n, nmax, f.s, f.m, q2);
-      const AffineFit g = affine_solve(x, n, q2);
-      if (!(g.err < f.err)) break;
-      f = g;
-    }
+    const AffineFit f = affine_solve(x, n, q);
     if (f.err < best.err) best = f;
+  }
+  for (int it = 0; it < 4; ++it) {  // Lloyd on the best: re-round against the fit, refit while it improves
+    affine_codes(x, n, nmax, best.s, best.m, q);
+    const AffineFit g = affine_solve(x, n, q);
+    if (!(g.err < best.err)) break;
+    best = g;
   }
   return best;
 }
@@ -372,8 +377,8 @@ void quant_k_affine(const float* x, uint8_t* p, int nmax, uint8_t codes[256]) {
     const int m0 = dmin > 0.0f ? std::clamp(static_cast<int>(std::nearbyint(fit[j].m / dmin)), 0, 63) : 0;
     float best = INFINITY;
     uint8_t q[32];
-    for (int ds = -2; ds <= 2; ++ds)
-      for (int dm = -2; dm <= 2; ++dm) {
+    for (int ds = -1; ds <= 1; ++ds)
+      for (int dm = -1; dm <= 1; ++dm) {
         const int si = s0 + ds, mi = m0 + dm;
         if (si < 0 || si > 63 || mi < 0 || mi > 63) continue;
         if ((d == 0.0f && si != 0) || (dmin == 0.0f && mi != 0)) continue;
