@@ -68,12 +68,17 @@ TextureUpload g_upload = nullptr;
 void set_texture_upload(TextureUpload f) { g_upload = f; }
 bool textures_available() { return g_upload != nullptr; }
 
+ImTextureID heatmap_texture(HeatmapImage& img) {
+  if (!g_upload || img.w <= 0 || img.h <= 0) return nullptr;
+  if (img.dirty || !img.texture) img.texture = g_upload(img.texture, img.rgba.data(), img.w, img.h);
+  img.dirty = false;
+  return img.texture;
+}
+
 void draw_heatmap(ImDrawList* dl, HeatmapImage& img, ImVec2 p0, ImVec2 p1) {
   if (img.w <= 0 || img.h <= 0) return;
   if (g_upload) {
-    if (img.dirty || !img.texture) img.texture = g_upload(img.texture, img.rgba.data(), img.w, img.h);
-    img.dirty = false;
-    dl->AddImage(img.texture, p0, p1);
+    dl->AddImage(heatmap_texture(img), p0, p1);
     return;
   }
   const float cw = (p1.x - p0.x) / static_cast<float>(img.w), ch = (p1.y - p0.y) / static_cast<float>(img.h);

@@ -91,7 +91,8 @@ TEST_F(Headless, SyntheticSessionInEveryViewMode) {
     for (int head : {-1, 0, 3}) {
       st.attention.part = p;
       st.attention.head = head;
-      st.attention.zoom = head == 3 ? 8.0f : 1.0f;
+      st.attention.view.x.zoom = st.attention.view.y.zoom = head == 3 ? 8.0f : 1.0f;
+      st.attention.all_heads = head == 0;
       draw_all(tm, st, 1);
     }
   st.routing.solo = 4;
