@@ -13,41 +13,45 @@
 namespace mlascope::views {
 
 namespace {
-// Heckbert's nice number: a 1, 2, 5 (or 10) x 10^k close to x; `round` picks the nearest, else the
-// next one up.
-double nice_num(double x, bool round) {
-  const double e = std::floor(std::log10(x));
-  const double f = x / std::pow(10.0, e);
-  double nf;
-  if (round) nf = f < 1.5 ? 1 : f < 3 ? 2 : f < 7 ? 5 : 10;
-  else nf = f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10;
-  return nf * std::pow(10.0, e);
+// A nice step as mantissa (1, 2 or 5) x 10^exponent, so tick values can be formed exactly.
+struct Step {
+  int m = 1, e = 0;
+  double value() const { return e >= 0 ? m * std::pow(10.0, e) : m / std::pow(10.0, -e); }
+  double at(long long k) const { return e >= 0 ? static_cast<double>(k * m) * std::pow(10.0, e) : static_cast<double>(k * m) / std::pow(10.0, -e); }
+  void next() {
+    if (m == 1) m = 2;
+    else if (m == 2) m = 5;
+    else m = 1, ++e;
+  }
+};
+long long tick_count(double lo, double hi, const Step& s) {
+  const double v = s.value(), eps = 1e-9;
+  return static_cast<long long>(std::floor(hi / v + eps) - std::ceil(lo / v - eps) + 1);
+}
+// The smallest 1-2-5 step that puts at most max_ticks ticks inside [lo, hi].
+Step choose_step(double lo, double hi, int max_ticks, bool integer) {
+  Step s;
+  s.e = static_cast<int>(std::floor(std::log10((hi - lo) / std::max(1, max_ticks)))) - 1;
+  if (integer && s.e < 0) s.e = 0;
+  while (tick_count(lo, hi, s) > max_ticks) s.next();
+  return s;
 }
 }  // namespace
 
 double nice_step(double lo, double hi, int max_ticks, bool integer) {
   if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return 0.0;
-  max_ticks = std::max(2, max_ticks);
-  const double range = nice_num(hi - lo, false);
-  double step = nice_num(range / (max_ticks - 1), true);
-  // The rounding may land on more ticks than asked for: take the next nice step up until it fits.
-  while ((hi - lo) / step > max_ticks + 1e-9) step = nice_num(step * 1.01, false);
-  if (integer && step < 1.0) step = 1.0;
-  return step;
+  return choose_step(lo, hi, std::max(2, max_ticks), integer).value();
 }
 
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks, bool integer) {
   std::vector<double> t;
   if (hi == lo && std::isfinite(lo)) return {lo};
-  const double step = nice_step(lo, hi, max_ticks, integer);
-  if (step <= 0) return t;
-  const double eps = step * 1e-9;
-  for (double v = std::ceil((lo - eps) / step) * step; v <= hi + eps; v += step) {
-    // Snap to the step grid so 0.1 + 0.2 prints as 0.3, and -0 as 0.
-    double s = std::round(v / step) * step;
-    if (std::fabs(s) < eps) s = 0.0;
-    t.push_back(s);
-  }
+  if (!(hi > lo) || !std::isfinite(lo) || !std::isfinite(hi)) return t;
+  const Step s = choose_step(lo, hi, std::max(2, max_ticks), integer);
+  const double v = s.value();
+  // k * step formed from integers (k * m / 10^-e), so 3 x 0.2 prints and compares as 0.6.
+  for (long long k = static_cast<long long>(std::ceil(lo / v - 1e-9)); k <= static_cast<long long>(std::floor(hi / v + 1e-9)); ++k)
+    t.push_back(k == 0 ? 0.0 : s.at(k));
   return t;
 }
 

@@ -16,8 +16,8 @@ namespace mlascope::views {
 
 // ---------------------------------------------------------------------------------- arithmetic
 
-// "Nice" tick values (1, 2 or 5 x 10^k apart) inside [lo, hi], at most about max_ticks of them
-// (Heckbert, "Nice numbers for graph labels", Graphics Gems 1990). integer: steps of at least 1.
+// "Nice" tick values (1, 2 or 5 x 10^k apart, as in Heckbert's "Nice numbers for graph labels")
+// inside [lo, hi]: the smallest such step that gives at most max_ticks ticks. integer: steps >= 1.
 std::vector<double> nice_ticks(double lo, double hi, int max_ticks, bool integer = false);
 // The step nice_ticks chose (0 when it returned fewer than two ticks).
 double nice_step(double lo, double hi, int max_ticks, bool integer = false);

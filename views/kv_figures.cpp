@@ -105,6 +105,13 @@ std::vector<int> gqa_group_choices(int n_heads) {
   return g;
 }
 
+int snap_gqa_groups(int want, int n_heads) {
+  int g = 1;
+  for (int c : gqa_group_choices(n_heads))
+    if (c <= want) g = c;
+  return g;
+}
+
 ContextFit longest_context(double budget, double per_token, int64_t max_pos) {
   ContextFit f;
   if (per_token <= 0 || !(budget > 0)) return f;

@@ -52,6 +52,8 @@ double mla_fraction_of(const ModelConfig& c, KvBaseline b, int n_heads_or_groups
 double mha_heads_for_fraction(const ModelConfig& c, double fraction);
 // GQA group counts that divide the heads evenly (1 .. H).
 std::vector<int> gqa_group_choices(int n_heads);
+// The largest of those <= want (at least 1): what the GQA slider shows and the label names.
+int snap_gqa_groups(int want, int n_heads);
 
 // The longest context a budget holds, flagged when it passes the model's maximum.
 struct ContextFit {

@@ -135,9 +135,8 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   } else if (base == KvBaseline::Gqa) {
     // The slider moves over the group counts that divide the heads, and shows the value it sets.
     const std::vector<int> choices = gqa_group_choices(c.num_attention_heads);
-    int idx = 0;
-    for (size_t i = 0; i < choices.size(); ++i)
-      if (choices[i] <= s.gqa_groups) idx = static_cast<int>(i);
+    s.gqa_groups = snap_gqa_groups(s.gqa_groups, c.num_attention_heads);
+    int idx = static_cast<int>(std::find(choices.begin(), choices.end(), s.gqa_groups) - choices.begin());
     const std::string label = prefixed("GQA-", choices[static_cast<size_t>(idx)]);
     ImGui::SetNextItemWidth(std::min(ImGui::GetContentRegionAvail().x, 260 * st.ui_scale));
     ImGui::SliderInt("groups", &idx, 0, static_cast<int>(choices.size()) - 1, label.c_str());
@@ -216,7 +215,8 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
                         {to_string(KvBaseline::MhaSameHeads), kv_baseline_values(c, KvBaseline::MhaSameHeads, 0)},
                         {to_string(KvBaseline::MhaNoRope), kv_baseline_values(c, KvBaseline::MhaNoRope, 0)},
                         {prefixed("MHA-", s.mha_heads) + prefixed(" (d_h ", c.v_head_dim) + ")", kv_baseline_values(c, KvBaseline::MhaNHeads, s.mha_heads)},
-                        {"GQA-" + std::to_string(std::clamp(s.gqa_groups, 1, std::max(1, c.num_attention_heads))), kv_baseline_values(c, KvBaseline::Gqa, s.gqa_groups)},
+                        {prefixed("GQA-", snap_gqa_groups(s.gqa_groups, c.num_attention_heads)),
+                         kv_baseline_values(c, KvBaseline::Gqa, snap_gqa_groups(s.gqa_groups, c.num_attention_heads))},
                         {to_string(KvBaseline::Mqa), kv_baseline_values(c, KvBaseline::Mqa, 0)}};
   if (ImGui::BeginTable("fits", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
     ImGui::TableSetupColumn("scheme");

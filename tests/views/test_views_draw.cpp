@@ -6,6 +6,7 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include "engine/error.h"
 #include "views/synthetic_trace.h"
 #include "views/view_math.h"
 #include "views/views.h"
@@ -122,6 +123,75 @@ TEST_F(Headless, LongSessionWithClipping) {
   draw_all(tm, st, 2);
   // The token x expert matrix and the strip clip: far fewer vertices than one quad per cell.
   EXPECT_LT(ImGui::GetDrawData()->TotalVtxCount, 4000 * 16 * 4);
+}
+
+// Every panel at DeepSeek's real counts: V2-Lite (27 layers, 64 experts top-6, no groups, 16 heads)
+// and V3 (61 layers, 256 experts in 8 groups, top-8 of 4 groups, 128 heads), in every view mode.
+TEST_F(Headless, DeepSeekCountsInEveryViewMode) {
+  for (const char* name : {"v2-lite", "v3"}) {
+    TraceModel tm;
+    fill_synthetic_named(tm, name, 150);
+    const uint64_t version = tm.version();
+    ViewState st;
+    st.locked_token = 100;
+    st.attention.layer = 3;
+    for (int tab = 0; tab < 3; ++tab) {
+      st.routing.select_tab = tab;
+      draw_all(tm, st, 2);
+    }
+    st.routing.token_grid.x.zoom = 8.0f;
+    st.routing.matrix_grid.y.zoom = 4.0f;
+    st.routing.select_tab = 1;
+    st.attention.all_heads = true;
+    st.strip.color = ChipColor::ExpertSet;
+    for (int b = 0; b < 5; ++b) {
+      st.kv.baseline = b;
+      draw_all(tm, st, 1);
+    }
+    st.replay_position = 0;
+    draw_all(tm, st, 1);
+    EXPECT_EQ(tm.version(), version) << name;
+    EXPECT_TRUE(st.actions.empty()) << name;
+  }
+}
+
+TEST(SyntheticTrace, FixturesHaveDeepSeekCounts) {
+  const ModelConfig lite = synthetic_config("v2-lite");
+  EXPECT_EQ(lite.num_hidden_layers, 27);
+  EXPECT_EQ(lite.n_moe_layers(), 26);  // first 1 dense
+  EXPECT_EQ(lite.n_routed_experts, 64);
+  EXPECT_EQ(lite.num_experts_per_tok, 6);
+  EXPECT_EQ(lite.n_shared_experts, 2);
+  EXPECT_EQ(lite.num_attention_heads, 16);
+  EXPECT_EQ(lite.latent_cache_dim(), 576);
+  const ModelConfig v3 = synthetic_config("v3");
+  EXPECT_EQ(v3.num_hidden_layers, 61);
+  EXPECT_EQ(v3.n_moe_layers(), 58);  // first 3 dense
+  EXPECT_EQ(v3.n_routed_experts, 256);
+  EXPECT_EQ(v3.n_group, 8);
+  EXPECT_EQ(v3.topk_group, 4);
+  EXPECT_EQ(v3.num_experts_per_tok, 8);
+  EXPECT_EQ(v3.n_shared_experts, 1);
+  EXPECT_EQ(v3.num_attention_heads, 128);
+  EXPECT_THROW(synthetic_config("v4"), Error);
+
+  // V3 routing in the fixture obeys group-limited top-8: 4 groups kept, every chosen expert in one.
+  TraceModel tm;
+  fill_synthetic_named(tm, "v3", 40);
+  ASSERT_EQ(tm.n_moe_layers(), 58);
+  for (size_t t = 0; t < tm.size(); ++t)
+    for (int layer : tm.moe_layers()) {
+      const RouteRow* r = tm.route(t, layer);
+      ASSERT_NE(r, nullptr);
+      ASSERT_EQ(r->k, 8);
+      EXPECT_EQ(__builtin_popcountll(r->kept_groups), 4);
+      for (int i = 0; i < r->k; ++i) EXPECT_TRUE((r->kept_groups >> (r->expert[i] / 32)) & 1u);
+    }
+  // Attention as a RoutingAttention run at that scale: 4 layers, 128 heads.
+  ASSERT_NE(tm.attention(5, 60), nullptr);
+  EXPECT_EQ(tm.attention(5, 60)->n_heads, 128);
+  EXPECT_EQ(tm.attention(5, 1), nullptr);
+  EXPECT_EQ(tm.meta().kv_dtype, "bf16");
 }
 
 // The synthetic routing must follow the same rule the views explain: chosen experts are the
