@@ -126,6 +126,7 @@ std::string format_percent(double fraction) {
 
 namespace {
 constexpr float kTick = 4.0f;
+constexpr uint32_t kGridBackground = IM_COL32(15, 15, 20, 255);
 
 std::vector<double> axis_ticks(const AxisSpec& a, int max_ticks) {
   if (a.log) return log_ticks(a.lo, a.hi);
@@ -344,11 +345,13 @@ GridHover heat_grid(const char* id, ImVec2 size, int nx, int ny, GridView& v, Ax
             const float val = value(xx, yy);
             if (val == val && !(best >= val)) best = val;
           }
-        if (best == best) img.rgba[static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(c)] = col32(ramp(std::clamp(best, 0.0f, 1.0f)));
+        // Empty cells carry the background, so the plot needs no second full-size fill under the
+        // image (on a software renderer every covered pixel costs).
+        img.rgba[static_cast<size_t>(r) * static_cast<size_t>(cols) + static_cast<size_t>(c)] =
+            best == best ? col32(ramp(std::clamp(best, 0.0f, 1.0f))) : kGridBackground;
       }
   }
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  dl->AddRectFilled(f.plot0, f.plot1, IM_COL32(15, 15, 20, 255));
   dl->PushClipRect(f.plot0, f.plot1, true);
   const ImVec2 a(f.plot0.x + (static_cast<float>(cx0) - x0) * cell_w, f.plot0.y + (static_cast<float>(cy0) - y0) * cell_h);
   draw_heatmap(dl, img, a, ImVec2(a.x + static_cast<float>(cols * bx) * cell_w, a.y + static_cast<float>(rows * by) * cell_h));

@@ -58,6 +58,11 @@ struct ChatState {
   std::string template_name; // the model's chat template ("plain" for a base model); set by the shell
   bool has_model = false;    // set by the shell: a model is loaded and can chat
   bool live = true;          // set by the shell: false while a recorded session is shown
+  // Teaching pace: the answer appears at this many tokens per second however fast the engine is
+  // (0 = off; presenter mode is a good place for ~4). The panel keeps its own reveal position.
+  float teaching_pace = 0.0f;
+  double revealed = 0.0;      // tokens of the last answer shown so far under the teaching pace
+  int revealed_message = -1;  // the message `revealed` counts in
 };
 
 enum class ChipColor { DominantExpert, ExpertSet, Probability };

@@ -65,7 +65,28 @@ void heat_legend(const char* lo, const char* hi, float width) {
 
 namespace {
 TextureUpload g_upload = nullptr;
+ImFont* g_mono = nullptr;
+const char* const kMonoFont = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
 }  // namespace
+
+ImFont* add_mono_font(ImFontAtlas* atlas, float size_px) {
+  g_mono = nullptr;
+  if (FILE* f = std::fopen(kMonoFont, "rb")) {
+    std::fclose(f);
+    ImFontConfig fc;
+    fc.OversampleH = 1;
+    fc.OversampleV = 1;
+    g_mono = atlas->AddFontFromFileTTF(kMonoFont, size_px, &fc);
+  }
+  if (!g_mono) {
+    ImFontConfig fc;
+    fc.SizePixels = size_px;
+    g_mono = atlas->AddFontDefault(&fc);
+  }
+  return g_mono;
+}
+
+ImFont* mono_font() { return g_mono; }
 
 void set_texture_upload(TextureUpload f) { g_upload = f; }
 bool textures_available() { return g_upload != nullptr; }

@@ -19,6 +19,11 @@ std::string display_token(const std::string& text);
 // Chat text: the marker to a space, newlines kept.
 std::string display_text(const std::string& text);
 std::string human_bytes(double bytes);
+// The monospace font for code blocks: DejaVu Sans Mono (Debian's fonts-dejavu-core, Bitstream Vera
+// licence) when installed, else ImGui's built-in ProggyClean. The shell calls add_mono_font while
+// it builds the atlas; mono_font() is null until then (text falls back to the default font).
+ImFont* add_mono_font(ImFontAtlas* atlas, float size_px);
+ImFont* mono_font();
 // A colour legend strip for heat_color between the two labels.
 void heat_legend(const char* lo, const char* hi, float width);
 

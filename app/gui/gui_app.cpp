@@ -81,6 +81,7 @@ void GuiApp::rebuild_fonts() {
     io.Fonts->AddFontDefault(&fc);
     if (!fs::exists(kCjkFont, ec)) spdlog::get("gui") ? spdlog::get("gui")->info("no CJK font; using ImGui's default") : void();
   }
+  views::add_mono_font(io.Fonts, size);  // code blocks in the chat
   io.Fonts->Build();
   ImGuiStyle style;
   ImGui::StyleColorsDark(&style);
