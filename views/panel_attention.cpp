@@ -168,6 +168,7 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
   }
   const int pi = static_cast<int>(s.part);
   if (s.all_heads) {
+    ImGui::TextDisabled("each square: one head, query #0..#%zu down, key across, sqrt(p) colour; h0 top left", n - 1);
     small_multiples(tm, st, n, std::max(1, H));
     return;
   }

@@ -42,8 +42,7 @@ Rgb chip_color(const TraceModel& tm, const TokenStripState& s, size_t t, int lay
 // The model's top alternatives at position t as text: raw softmax (what the model thinks, also
 // under greedy decoding) beside the sampler's final distribution.
 void alternatives_table(const TraceModel& tm, const ViewState& st, size_t t, bool selectable, ViewState* act) {
-  const StepRecord& r = tm.token(t);
-  const std::vector<TopEntry>& alts = r.top_raw.empty() ? r.top_sampled : r.top_raw;
+  const std::vector<Alternative> alts = fork_alternatives(tm, st, t);
   if (alts.empty()) {
     ImGui::TextDisabled("no alternatives recorded at #%zu", t);
     return;
@@ -54,17 +53,14 @@ void alternatives_table(const TraceModel& tm, const ViewState& st, size_t t, boo
   ImGui::TableSetupColumn("p model");
   ImGui::TableSetupColumn("p sampler");
   ImGui::TableHeadersRow();
-  for (size_t i = 0; i < std::min<size_t>(alts.size(), 10); ++i) {
-    const TopEntry& a = alts[i];
-    float p_s = -1;
-    for (const TopEntry& x : r.top_sampled)
-      if (x.id == a.id) p_s = x.prob;
+  for (size_t i = 0; i < alts.size(); ++i) {
+    const Alternative& a = alts[i];
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::PushID(static_cast<int>(i));
     std::string text = "\"";
-    text += display_token(token_text(tm, st, a.id));
-    text += a.id == r.id ? "\"  (chosen)" : "\"";
+    text += display_token(a.text);
+    text += a.chosen ? "\"  (chosen)" : "\"";
     if (selectable) {
       if (ImGui::Selectable(text.c_str(), false, ImGuiSelectableFlags_SpanAllColumns) && act)
         act->act(ActionKind::ForkAt, {}, static_cast<int64_t>(t), a.id);
@@ -75,9 +71,10 @@ void alternatives_table(const TraceModel& tm, const ViewState& st, size_t t, boo
     ImGui::TableNextColumn();
     ImGui::Text("%d", a.id);
     ImGui::TableNextColumn();
-    ImGui::Text("%.4f", r.top_raw.empty() ? NAN : a.prob);
+    if (a.p_model >= 0) ImGui::Text("%.4f", a.p_model);
+    else ImGui::TextDisabled("-");
     ImGui::TableNextColumn();
-    if (p_s >= 0) ImGui::Text("%.4f", p_s);
+    if (a.p_sampler >= 0) ImGui::Text("%.4f", a.p_sampler);
     else ImGui::TextDisabled("0 (cut)");
   }
   ImGui::EndTable();

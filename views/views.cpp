@@ -70,6 +70,25 @@ std::string token_text(const TraceModel& tm, const ViewState& st, int32_t id) {
   return s;
 }
 
+std::vector<Alternative> fork_alternatives(const TraceModel& tm, const ViewState& st, size_t t, size_t max_n) {
+  std::vector<Alternative> out;
+  if (t >= tm.size()) return out;
+  const StepRecord& r = tm.token(t);
+  const bool raw = !r.top_raw.empty();
+  for (const TopEntry& a : raw ? r.top_raw : r.top_sampled) {
+    if (out.size() >= max_n) break;
+    Alternative x;
+    x.id = a.id;
+    x.text = token_text(tm, st, a.id);
+    x.p_model = raw ? a.prob : -1.0f;
+    for (const TopEntry& s : r.top_sampled)
+      if (s.id == a.id) x.p_sampler = s.prob;
+    x.chosen = a.id == r.id;
+    out.push_back(std::move(x));
+  }
+  return out;
+}
+
 void begin_frame(ViewState& st) {
   st.hovered_token = st.hover_next;
   st.hover_next = -1;

@@ -195,6 +195,17 @@ void stats_range(const TraceModel& tm, const ViewState& st, size_t* begin, size_
 // Display text of token `id`: the shell's tokenizer when set, else the text of a token with that
 // id in the session, else "id N".
 std::string token_text(const TraceModel& tm, const ViewState& st, int32_t id);
+// The alternatives at position t for the fork menu and the token tooltip: the model's own top
+// entries (raw softmax, so greedy decoding still offers real choices) as text, each with its
+// probability after the sampler (-1 when the sampler cut it).
+struct Alternative {
+  int32_t id = -1;
+  std::string text;
+  float p_model = 0.0f;
+  float p_sampler = -1.0f;
+  bool chosen = false;
+};
+std::vector<Alternative> fork_alternatives(const TraceModel& tm, const ViewState& st, size_t t, size_t max_n = 10);
 // Called once per frame by the shell before drawing.
 void begin_frame(ViewState& st);
 

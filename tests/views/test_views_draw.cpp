@@ -6,6 +6,8 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <string>
+
 #include "engine/error.h"
 #include "views/synthetic_trace.h"
 #include "views/view_math.h"
@@ -192,6 +194,87 @@ TEST(SyntheticTrace, FixturesHaveDeepSeekCounts) {
   EXPECT_EQ(tm.attention(5, 60)->n_heads, 128);
   EXPECT_EQ(tm.attention(5, 1), nullptr);
   EXPECT_EQ(tm.meta().kv_dtype, "bf16");
+}
+
+namespace {
+// Text one panel printed (ImGui's text log) in one frame.
+std::string panel_text(const TraceModel& tm, ViewState& st, void (*draw)(const TraceModel&, ViewState&)) {
+  std::string out;
+  for (int f = 0; f < 2; ++f) {
+    ImGui::NewFrame();
+    ImGui::SetNextWindowSize(ImVec2(700, 900));
+    ImGui::Begin("panel");
+    ImGui::LogToBuffer();
+    draw(tm, st);
+    out = ImGui::GetCurrentContext()->LogBuffer.c_str();
+    ImGui::LogFinish();
+    ImGui::End();
+    ImGui::Render();
+  }
+  return out;
+}
+}  // namespace
+
+// Defects from issue 13: a 0-token session named a busiest expert ("e15"); the sessions browser
+// did not mark the open session.
+TEST_F(Headless, NoTokensNoBusiestExpertAndTheOpenSessionIsMarked) {
+  TraceModel empty;
+  SessionMeta meta;
+  meta.config = demo_config();
+  empty.reset(meta);
+  ViewState st;
+  st.routing.select_tab = 2;
+  const std::string load = panel_text(empty, st, draw_routing);
+  EXPECT_NE(load.find("- (no tokens)"), std::string::npos) << load;
+  EXPECT_EQ(load.find("e15"), std::string::npos) << load;
+
+  st.sessions.list = {SessionSummary{"first", "demo", "today", "x", 12}, SessionSummary{"second", "demo", "today", "x", 1234}};
+  st.sessions.open = 1;
+  const std::string list = panel_text(empty, st, draw_sessions);
+  EXPECT_NE(list.find("> second  (open)"), std::string::npos) << list;
+  EXPECT_EQ(list.find("> first"), std::string::npos) << list;
+  EXPECT_NE(list.find("1,234"), std::string::npos) << "token counts with thousands separators";
+}
+
+// The fork menu's alternatives come as text with probabilities, also under greedy decoding (where
+// the sampler's own list holds only the chosen token).
+TEST_F(Headless, AlternativesAsTextUnderGreedy) {
+  SessionMeta meta;
+  meta.config = demo_config();
+  TraceModel tm;
+  tm.reset(meta);
+  for (int t = 0; t < 3; ++t) {
+    StepRecord r;
+    r.position = t;
+    r.id = 10 + t;
+    r.text = t == 0 ? "The" : t == 1 ? " river" : " ran";
+    if (t == 2) {
+      r.prob = 1.0f;
+      r.raw_prob = 0.6f;
+      r.top_raw = {{12, 0.6f}, {11, 0.3f}, {99, 0.1f}};
+      r.top_sampled = {{12, 1.0f}};  // greedy
+    }
+    tm.append(r);
+  }
+  ViewState st;
+  st.token_text = [](int32_t id) { return id == 99 ? std::string(" flowed") : id == 11 ? std::string(" river") : std::string(" ran"); };
+  const std::vector<Alternative> alts = fork_alternatives(tm, st, 2);
+  ASSERT_EQ(alts.size(), 3u);
+  EXPECT_EQ(alts[0].text, " ran");
+  EXPECT_TRUE(alts[0].chosen);
+  EXPECT_FLOAT_EQ(alts[0].p_model, 0.6f);
+  EXPECT_FLOAT_EQ(alts[0].p_sampler, 1.0f);
+  EXPECT_EQ(alts[2].text, " flowed");
+  EXPECT_FLOAT_EQ(alts[2].p_model, 0.1f);
+  EXPECT_FLOAT_EQ(alts[2].p_sampler, -1.0f);  // greedy cut it
+  EXPECT_FALSE(alts[2].chosen);
+  // Without a tokenizer the session's own tokens name the ids, else "id N".
+  ViewState bare;
+  EXPECT_EQ(fork_alternatives(tm, bare, 2)[1].text, " river");
+  EXPECT_EQ(fork_alternatives(tm, bare, 2)[2].text, "id 99");
+  // The tooltip and fork popup draw this table without unbalancing anything.
+  st.locked_token = 2;
+  draw_all(tm, st, 1);
 }
 
 // The synthetic routing must follow the same rule the views explain: chosen experts are the
