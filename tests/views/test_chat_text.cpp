@@ -14,6 +14,7 @@
 #include "sessions/reader.h"
 #include "support/data_paths.h"
 #include "views/chat_text.h"
+#include "views/kv_figures.h"
 
 using namespace mlascope;
 using namespace mlascope::views;
@@ -100,6 +101,7 @@ TEST(ChatMessageText, IsTheRealTextNotTheDisplayForm) {
   ASSERT_TRUE(chat.take_errors().empty());
   auto meta = chat.take_loaded();
   ASSERT_TRUE(meta.has_value());
+  ASSERT_GT(views::kv_dtype_size(meta->kv_dtype), 0) << "the session names the dtype of the engine's cache: '" << meta->kv_dtype << "'";
   TraceModel tm;
   tm.reset(*meta);
   chat.set_session_db(db);
@@ -129,6 +131,15 @@ TEST(ChatMessageText, IsTheRealTextNotTheDisplayForm) {
   ASSERT_EQ(back.messages().size(), 2u);
   EXPECT_EQ(back.messages()[0].text, user);
   EXPECT_EQ(back.messages()[1].text, tm.messages()[1].text);
+  // The named dtype is the one the engine's real cache holds: its measured bytes are exactly
+  // tokens x layers x (kv_lora_rank + qk_rope_head_dim) x that dtype's size.
+  EXPECT_EQ(back.meta().kv_dtype, meta->kv_dtype);
+  const uint64_t values = tm.size() * static_cast<uint64_t>(tm.config().num_hidden_layers) * static_cast<uint64_t>(tm.config().latent_cache_dim());
+  EXPECT_EQ(tm.token(tm.size() - 1).kv_bytes, values * static_cast<uint64_t>(views::kv_dtype_size(meta->kv_dtype)));
+  const views::KvShown k = views::kv_shown(tm, tm.size());
+  EXPECT_TRUE(k.measured);
+  EXPECT_FALSE(k.dtype_inferred);
+  EXPECT_EQ(k.dtype, meta->kv_dtype);
   std::filesystem::remove_all(dir);
 }
 #endif
