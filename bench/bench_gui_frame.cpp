@@ -1,8 +1,10 @@
-// bench/bench_gui_frame.cpp — frame time of the workbench window with a 4,000-token synthetic
-// session and every panel open. Needs a display: run under `xvfb-run -a -s "-screen 0 1600x1000x24"`
-// for the software renderer (Mesa llvmpipe). Prints medians: UI build (ImGui CPU), GL render +
-// glFinish, and the whole frame. Not a test: it never asserts on time.
-//   bench_gui_frame [TOKENS=4000] [FRAMES=120] [--rects|--textures] [--no-panels]
+// bench/bench_gui_frame.cpp — frame time of the workbench window with a synthetic session and
+// every panel open. Needs a display: run under `xvfb-run -a -s "-screen 0 1600x1000x24"` for the
+// software renderer (Mesa llvmpipe). Prints medians: UI build (ImGui CPU), GL render + glFinish,
+// and the whole frame. Not a test: it never asserts on time.
+//   bench_gui_frame [TOKENS=4000] [FRAMES=120] [--rects|--textures] [--no-panels|--only=ID] [--config=demo|v2-lite|v3]
+// The issue-13 target: `bench_gui_frame 2000 120 --textures --all --config=v3` (DeepSeek-V3 counts:
+// 61 layers, 256 experts, 128 heads) at <= 16 ms median on llvmpipe.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -31,6 +33,15 @@ double median(std::vector<double> v) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --config=NAME may come anywhere; the rest is positional.
+  std::string config = "demo";
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) {
+    if (std::string(argv[i]).rfind("--config=", 0) == 0) config = std::string(argv[i]).substr(9);
+    else args.push_back(argv[i]);
+  }
+  argc = static_cast<int>(args.size());
+  argv = args.data();
   const int n_tokens = argc > 1 ? std::atoi(argv[1]) : 4000;
   const int frames = argc > 2 ? std::atoi(argv[2]) : 120;
   if (!glfwInit()) {
@@ -57,10 +68,16 @@ int main(int argc, char** argv) {
     cfg.synthetic_tokens = n_tokens;
     mlascope::app::gui::GuiApp app(cfg);
     app.setup();
+    try {
+      mlascope::views::fill_synthetic_named(app.trace(), config, n_tokens);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_gui_frame: %s\n", e.what());
+      return 2;
+    }
     // --no-panels: menu and status bar only, the floor of what any frame costs to render.
     // --only=ID: that panel alone, to see which one costs what.
     const std::string which = argc > 4 ? argv[4] : "";
-    const bool no_panels = which == "--no-panels" || which.rfind("--only=", 0) == 0;
+    const bool no_panels = which == "--no-panels" || which.rfind("--only=", 0) == 0;  // "--all" (or nothing): every panel
     app.set_all_panels_open(!no_panels);
     if (which.rfind("--only=", 0) == 0) app.set_panel_open(which.substr(7), true);
     auto& st = app.view_state();
@@ -94,8 +111,8 @@ int main(int argc, char** argv) {
         total.push_back(ms_since(t0));
       }
     }
-    std::printf("bench_gui_frame: %d tokens, %s, %d frames at 1600x1000, heatmaps as %s\n", n_tokens,
-                which.empty() ? "all panels open" : which.c_str(), frames, rects ? "rectangles" : "textures");
+    std::printf("bench_gui_frame: %d tokens, %s counts, %s, %d frames at 1600x1000, heatmaps as %s\n", n_tokens, config.c_str(),
+                which.empty() || which == "--all" ? "all panels open" : which.c_str(), frames, rects ? "rectangles" : "textures");
     std::printf("  UI build (ImGui, CPU)   median %7.2f ms\n", median(ui));
     std::printf("  render + swap + finish  median %7.2f ms\n", median(gl));
     std::printf("  whole frame             median %7.2f ms  (target <= 16 ms: %s)\n", median(total),

@@ -1,12 +1,15 @@
-// views/panel_routing.cpp — expert routing: (a) layer x expert weights of the selected token with
-// shared experts marked, (b) token x expert matrix of one layer (clipped rows), (c) expert load per
-// layer vs the uniform baseline with max/mean and CV, gate bias for V3, (d) "why this expert".
-// Solo/mute: click an expert toggles mute, double-click solos it.
+// views/panel_routing.cpp — expert routing: (a) the selected token's layer x expert weights, with
+// shared experts named, (b) the token x expert matrix of one layer, (c) expert load of a layer vs
+// the uniform baseline with max/mean, CV and the busiest expert per layer, gate bias for V3, (d)
+// "why this expert". Maps zoom and pan (ctrl+wheel, drag) with labelled expert and layer/token axes.
+// The expert picker goes by routing group (8 x 32 at DeepSeek-V3's 256 experts): click an expert to
+// mute it in the plots, double-click to solo it.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <utility>
 
+#include "chart.h"
 #include "views.h"
 #include "widgets.h"
 
@@ -18,39 +21,114 @@ bool expert_shown(const RoutingState& s, int e) {
   return static_cast<size_t>(e) >= s.muted.size() || !s.muted[static_cast<size_t>(e)];
 }
 
-void expert_toggles(const TraceModel& tm, RoutingState& s, float scale) {
+int n_groups(const TraceModel& tm) { return color_groups(tm.n_routed_experts(), tm.config().n_group); }
+Rgb ecolor(const TraceModel& tm, int e) { return expert_color(e, tm.n_routed_experts(), tm.config().n_group); }
+
+std::string expert_label(double v) { return prefixed("e", static_cast<int64_t>(std::lround(v))); }
+
+void expert_button(const TraceModel& tm, RoutingState& s, int e, float w) {
+  const bool shown = expert_shown(s, e);
+  const Rgb c = ecolor(tm, e);
+  ImGui::PushID(e);
+  ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(c.r, c.g, c.b, shown ? 1.0f : 0.2f));
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(text_on(c)));
+  char label[16];
+  std::snprintf(label, sizeof label, "%d", e);
+  ImGui::Button(label, ImVec2(w, ImGui::GetFrameHeight()));
+  if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) s.solo = s.solo == e ? -1 : e;
+  else if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) s.muted[static_cast<size_t>(e)] ^= 1;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("expert %d (group %d)%s", e, expert_group(e, tm.n_routed_experts(), tm.config().n_group), shown ? "" : " - hidden");
+  ImGui::PopStyleColor(2);
+  ImGui::PopID();
+}
+
+// Buttons in rows that wrap at the content width.
+void button_row(const TraceModel& tm, RoutingState& s, int first, int end) {
+  const float w = ImGui::GetFrameHeight() * 1.6f;
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  for (int e = first; e < end; ++e) {
+    if (e > first) {
+      ImGui::SameLine();
+      if (ImGui::GetCursorScreenPos().x + w > right) ImGui::NewLine();
+    }
+    expert_button(tm, s, e, w);
+  }
+}
+
+void expert_picker(const TraceModel& tm, RoutingState& s) {
   const int E = tm.n_routed_experts();
   s.muted.resize(static_cast<size_t>(std::max(0, E)), 0);
-  ImGui::TextDisabled("experts:");
-  help_marker("Click an expert to mute it in the plots, double-click to solo it (double-click again to clear).");
-  const float sz = ImGui::GetFrameHeight();
-  for (int e = 0; e < E; ++e) {
-    if (e > 0) {
-      const float next = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + sz * 1.6f;
-      if (next < ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::SameLine();
-    }
-    const bool shown = expert_shown(s, e);
-    const Rgb c = expert_color(e, E);
-    ImGui::PushID(e);
-    ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(c.r, c.g, c.b, shown ? 1.0f : 0.2f));
+  int n_muted = 0;
+  for (uint8_t m : s.muted) n_muted += m;
+  std::string summary = s.solo >= 0 ? prefixed("solo e", s.solo) : n_muted ? std::to_string(n_muted) + prefixed(" of ", E) + " hidden" : prefixed("all ", E) + " shown";
+  if (E <= 16) {
+    ImGui::TextDisabled("experts:");
+    help_marker("Click an expert to hide it in the plots, double-click to show it alone (double-click again to clear).");
+    ImGui::SameLine();
+    button_row(tm, s, 0, E);
+    return;
+  }
+  const int G = n_groups(tm), per = (E + G - 1) / G;
+  s.picker_group = std::clamp(s.picker_group, 0, G - 1);
+  if (!ImGui::TreeNode("experts", "experts: %s (%d groups of %d)", summary.c_str(), G, per)) return;
+  help_marker("Pick a group, then click an expert to hide it, double-click to show it alone. Colours: the hue is the group, the shade the expert.");
+  for (int g = 0; g < G; ++g) {
+    if (g > 0) ImGui::SameLine();
+    const Rgb c = group_color(g, G);
+    const bool sel = g == s.picker_group;
+    ImGui::PushID(g);
+    ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(c.r, c.g, c.b, sel ? 1.0f : 0.55f));
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::ColorConvertU32ToFloat4(text_on(c)));
-    char label[16];
-    std::snprintf(label, sizeof label, "%d", e);
-    ImGui::Button(label, ImVec2(sz * 1.6f, sz));
-    if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(ImGuiMouseButton_Left)) {
-      s.solo = s.solo == e ? -1 : e;
-    } else if (ImGui::IsItemClicked(ImGuiMouseButton_Left)) {
-      s.muted[static_cast<size_t>(e)] ^= 1;
-    }
+    char label[24];
+    std::snprintf(label, sizeof label, "g%d", g);
+    if (ImGui::Button(label)) s.picker_group = g;
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("group %d: experts %d-%d", g, g * per, std::min(E, (g + 1) * per) - 1);
     ImGui::PopStyleColor(2);
     ImGui::PopID();
   }
-  (void)scale;
+  ImGui::SameLine();
+  if (ImGui::SmallButton("show all")) {
+    std::fill(s.muted.begin(), s.muted.end(), 0);
+    s.solo = -1;
+  }
+  ImGui::SameLine();
+  if (ImGui::SmallButton("hide others")) {
+    for (int e = 0; e < E; ++e) s.muted[static_cast<size_t>(e)] = (e / per) != s.picker_group;
+    s.solo = -1;
+  }
+  button_row(tm, s, s.picker_group * per, std::min(E, (s.picker_group + 1) * per));
+  ImGui::TreePop();
+}
+
+// Lines between routing groups on an expert axis, with the group names along the top.
+void group_overlay(const TraceModel& tm, ImDrawList* dl, const ChartFrame& f) {
+  const int E = tm.n_routed_experts(), G = n_groups(tm);
+  if (G <= 1) return;
+  const int per = (E + G - 1) / G;
+  for (int g = 1; g < G; ++g) {
+    const float x = f.x_of(g * per);
+    dl->AddLine(ImVec2(x, f.plot0.y), ImVec2(x, f.plot1.y), IM_COL32(255, 255, 255, 110));
+  }
+  for (int g = 0; g < G; ++g) {
+    const float a = std::max(f.plot0.x, f.x_of(g * per)), b = std::min(f.plot1.x, f.x_of((g + 1) * per));
+    const std::string label = prefixed("g", g);
+    if (b - a > ImGui::CalcTextSize(label.c_str()).x + 4) dl->AddText(ImVec2(a + 2, f.plot0.y + 1), col32(group_color(g, G)), label.c_str());
+  }
+}
+
+bool reset_button(GridView& v, const char* id) {
+  if (v.x.zoom <= 1.0f && v.y.zoom <= 1.0f && v.x.first == 0 && v.y.first == 0) return false;
+  ImGui::SameLine();
+  ImGui::PushID(id);
+  const bool r = ImGui::SmallButton("reset view");
+  ImGui::PopID();
+  if (r) v = GridView{};
+  return r;
 }
 
 // (a) + (d)
 void token_tab(const TraceModel& tm, ViewState& st) {
-  const RoutingState& s = st.routing;
+  RoutingState& s = st.routing;
   const int t = st.selected_token();
   if (t < 0 || static_cast<size_t>(t) >= visible_tokens(tm, st)) {
     ImGui::TextDisabled("Hover or click a token in the token strip.");
@@ -58,50 +136,55 @@ void token_tab(const TraceModel& tm, ViewState& st) {
   }
   const int E = tm.n_routed_experts();
   const int n_shared = tm.config().n_shared_experts;
-  ImGui::Text("token #%d \"%s\": weight of each expert per layer", t, display_token(tm.token(static_cast<size_t>(t)).text).c_str());
-  const float label_w = ImGui::CalcTextSize("L00 ").x;
-  const float avail = ImGui::GetContentRegionAvail().x - label_w;
-  const int cols = E + n_shared;
-  const float cell = std::clamp(avail / std::max(1, cols + 1), 4.0f, 28.0f * st.ui_scale);
-  ImDrawList* dl = ImGui::GetWindowDrawList();
+  const auto layers = tm.moe_layers();
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::Text("token #%d \"%s\": weight of each routed expert per MoE layer (+%d shared, always on)", t,
+              display_token(tm.token(static_cast<size_t>(t)).text).c_str(), n_shared);
+  ImGui::PopTextWrapPos();
   float max_w = 1e-6f;
-  for (int layer : tm.moe_layers())
+  for (int layer : layers)
     if (const RouteRow* r = tm.route(static_cast<size_t>(t), layer))
       for (int i = 0; i < r->k; ++i) max_w = std::max(max_w, r->weight[i]);
-  for (int layer : tm.moe_layers()) {
+  color_bar("routing weight", 0.0, max_w, heat_color, std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
+  reset_button(s.token_grid, "tok");
+  static HeatmapImage img;
+  const uint64_t key = tm.version() * 31u + static_cast<uint64_t>(t) * 7919u + static_cast<uint64_t>(tm.meta().created_unix) +
+                       static_cast<uint64_t>(s.solo + 2) * 131u + std::hash<std::string>{}(std::string(s.muted.begin(), s.muted.end()));
+  const float h = std::clamp(ImGui::GetContentRegionAvail().y * 0.6f, 150.0f,
+                             std::max(150.0f, static_cast<float>(layers.size()) * 14.0f * st.ui_scale + 60.0f));
+  AxisSpec xs{0, 1, "routed expert"};
+  xs.label = expert_label;
+  AxisSpec ys{0, 1, "MoE layer"};
+  ys.label = [layers](double v) {
+    const size_t i = static_cast<size_t>(std::clamp(v, 0.0, static_cast<double>(layers.size()) - 1));
+    return prefixed("L", layers.empty() ? 0 : layers[i]);
+  };
+  const GridHover hv = heat_grid(
+      "##tokgrid", ImVec2(ImGui::GetContentRegionAvail().x, h), E, static_cast<int>(layers.size()), s.token_grid, xs, ys, img, key,
+      [&](int x, int y) {
+        if (!expert_shown(s, x)) return std::numeric_limits<float>::quiet_NaN();
+        const RouteRow* r = tm.route(static_cast<size_t>(t), layers[static_cast<size_t>(y)]);
+        float w = 0;
+        if (r)
+          for (int i = 0; i < r->k; ++i)
+            if (r->expert[i] == x) w = r->weight[i];
+        return w / max_w;
+      },
+      heat_color, [&](ImDrawList* dl, const ChartFrame& f) { group_overlay(tm, dl, f); });
+  if (hv.x >= 0) {
+    const int layer = layers[static_cast<size_t>(hv.y)];
+    const auto sc = tm.scores(static_cast<size_t>(t), layer);
+    const auto se = tm.selection(static_cast<size_t>(t), layer);
     const RouteRow* r = tm.route(static_cast<size_t>(t), layer);
-    ImGui::Text("L%-2d", layer);
-    ImGui::SameLine(label_w);
-    const ImVec2 p = ImGui::GetCursorScreenPos();
-    for (int e = 0; e < E; ++e) {
-      float w = 0;
-      if (r)
-        for (int i = 0; i < r->k; ++i)
-          if (r->expert[i] == e) w = r->weight[i];
-      const ImVec2 a(p.x + e * cell, p.y), z(a.x + cell - 1, a.y + cell - 1);
-      const float alpha = expert_shown(s, e) ? 1.0f : 0.15f;
-      dl->AddRectFilled(a, z, col32(heat_color(w / max_w), alpha));
-    }
-    // Shared experts always run: drawn after a gap, hatched outline.
-    for (int i = 0; i < n_shared; ++i) {
-      const ImVec2 a(p.x + (E + 1 + i) * cell - cell * 0.5f, p.y), z(a.x + cell - 1, a.y + cell - 1);
-      dl->AddRectFilled(a, z, IM_COL32(200, 200, 210, 255));
-      dl->AddText(ImVec2(a.x + 2, a.y), IM_COL32(20, 20, 20, 255), "S");
-    }
-    ImGui::Dummy(ImVec2(cell * (cols + 1), cell));
-    if (ImGui::IsItemHovered()) {
-      const int e = static_cast<int>((ImGui::GetIO().MousePos.x - p.x) / cell);
-      if (e >= 0 && e < E) {
-        const auto sc = tm.scores(static_cast<size_t>(t), layer);
-        const auto se = tm.selection(static_cast<size_t>(t), layer);
-        ImGui::SetTooltip("L%d expert %d\nscore %.4f\nselection (score + bias) %.4f", layer, e,
-                          sc.empty() ? NAN : sc[static_cast<size_t>(e)], se.empty() ? NAN : se[static_cast<size_t>(e)]);
-      } else if (e > E) {
-        ImGui::SetTooltip("shared expert: runs for every token");
-      }
-    }
+    float w = 0;
+    if (r)
+      for (int i = 0; i < r->k; ++i)
+        if (r->expert[i] == hv.x) w = r->weight[i];
+    ImGui::SetTooltip("L%d expert %d (group %d)\nweight %.4f%s\nscore %.4f\nselection (score + bias) %.4f", layer, hv.x,
+                      expert_group(hv.x, E, tm.config().n_group), w, w > 0 ? " (chosen)" : " (not chosen)",
+                      sc.empty() ? NAN : sc[static_cast<size_t>(hv.x)], se.empty() ? NAN : se[static_cast<size_t>(hv.x)]);
+    if (hv.clicked) st.layer = layer;
   }
-  heat_legend("0", "max weight", 120 * st.ui_scale);
 
   // (d) why this expert, for the shown layer
   const int layer = shown_moe_layer(tm, st);
@@ -114,18 +197,21 @@ void token_tab(const TraceModel& tm, ViewState& st) {
     return;
   }
   const RouteExplanation ex = explain_route(tm.config(), sel);
-  ImGui::Text("L%d, %s routing over %d groups (keep %d), top-%d", layer, to_string(tm.config().topk_method),
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::Text("L%d (click a row of the map to pick a layer): %s routing over %d groups (keep %d), top-%d", layer, to_string(tm.config().topk_method),
               tm.config().n_group, tm.config().topk_group, tm.config().num_experts_per_tok);
   ImGui::Text("recorded margin %.4f   recomputed margin %.4f (expert %d beat expert %d)", r->margin, ex.margin,
               ex.chosen.empty() ? -1 : ex.chosen.back(), ex.best_rejected_expert);
+  ImGui::PopTextWrapPos();
   ImGui::TextDisabled("groups kept:");
   for (size_t g = 0; g < ex.group_score.size(); ++g) {
     ImGui::SameLine();
+    if (ImGui::GetCursorScreenPos().x + ImGui::CalcTextSize("g00(0.000)x").x > ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::NewLine();
     const bool kept = (r->kept_groups >> std::min<size_t>(g, 63)) & 1ull;
     ImGui::TextColored(kept ? ImVec4(0.5f, 1, 0.5f, 1) : ImVec4(0.6f, 0.6f, 0.6f, 1), "g%zu(%.3f)%s", g, ex.group_score[g], kept ? "" : "x");
   }
   if (ImGui::BeginTable("why", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY,
-                        ImVec2(0, std::max(80.0f, ImGui::GetContentRegionAvail().y)))) {
+                        ImVec2(0, std::max(6.0f * ImGui::GetTextLineHeightWithSpacing(), ImGui::GetContentRegionAvail().y)))) {
     ImGui::TableSetupScrollFreeze(0, 1);
     ImGui::TableSetupColumn("expert");
     ImGui::TableSetupColumn("score");
@@ -136,23 +222,29 @@ void token_tab(const TraceModel& tm, ViewState& st) {
     std::vector<int> order(static_cast<size_t>(E));
     for (int e = 0; e < E; ++e) order[static_cast<size_t>(e)] = e;
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return sel[static_cast<size_t>(a)] > sel[static_cast<size_t>(b)]; });
-    for (int e : order) {
-      if (!expert_shown(s, e)) continue;
-      int slot = -1;
-      for (int i = 0; i < r->k; ++i)
-        if (r->expert[i] == e) slot = i;
-      ImGui::TableNextRow();
-      ImGui::TableNextColumn();
-      ImGui::TextColored(ImColor(col32(expert_color(e, E))), "e%d", e);
-      ImGui::TableNextColumn();
-      ImGui::Text("%.4f", sc.empty() ? NAN : sc[static_cast<size_t>(e)]);
-      ImGui::TableNextColumn();
-      ImGui::Text("%.4f", sel[static_cast<size_t>(e)]);
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(slot >= 0 ? "yes" : "");
-      ImGui::TableNextColumn();
-      if (slot >= 0) ImGui::Text("%.3f", r->weight[slot]);
-    }
+    ImGuiListClipper clip;
+    std::vector<int> rows;
+    for (int e : order)
+      if (expert_shown(s, e)) rows.push_back(e);
+    clip.Begin(static_cast<int>(rows.size()));
+    while (clip.Step())
+      for (int i = clip.DisplayStart; i < clip.DisplayEnd; ++i) {
+        const int e = rows[static_cast<size_t>(i)];
+        int slot = -1;
+        for (int j = 0; j < r->k; ++j)
+          if (r->expert[j] == e) slot = j;
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextColored(ImColor(col32(ecolor(tm, e))), "e%d", e);
+        ImGui::TableNextColumn();
+        ImGui::Text("%.4f", sc.empty() ? NAN : sc[static_cast<size_t>(e)]);
+        ImGui::TableNextColumn();
+        ImGui::Text("%.4f", sel[static_cast<size_t>(e)]);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(slot >= 0 ? "yes" : "");
+        ImGui::TableNextColumn();
+        if (slot >= 0) ImGui::Text("%.3f", r->weight[slot]);
+      }
     ImGui::EndTable();
   }
 }
@@ -162,120 +254,161 @@ void matrix_tab(const TraceModel& tm, ViewState& st) {
   RoutingState& s = st.routing;
   int layer = s.matrix_layer >= 0 && tm.moe_index(s.matrix_layer) >= 0 ? s.matrix_layer : shown_moe_layer(tm, st);
   ImGui::SetNextItemWidth(100 * st.ui_scale);
-  if (ImGui::BeginCombo("layer##matrix", ("L" + std::to_string(layer)).c_str())) {
+  if (ImGui::BeginCombo("layer##matrix", (prefixed("L", layer)).c_str())) {
     for (int l : tm.moe_layers())
-      if (ImGui::Selectable(("L" + std::to_string(l)).c_str(), l == layer)) s.matrix_layer = layer = l;
+      if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer)) s.matrix_layer = layer = l;
     ImGui::EndCombo();
   }
   ImGui::SameLine();
   ImGui::Checkbox("selection scores", &s.show_scores);
+  help_marker("Off: the routing weight each token gave each expert (divided by routed_scaling_factor). On: every expert's selection score "
+              "(score + gate bias), chosen or not. Ctrl+wheel zooms, drag pans, wheel scrolls the tokens.");
+  reset_button(s.matrix_grid, "mat");
   const int E = tm.n_routed_experts();
-  const size_t n = visible_tokens(tm, st);
-  const float text_w = ImGui::CalcTextSize("#0000 wwwwwwww").x;
-  ImGui::BeginChild("matrix", ImVec2(0, 0), false);
-  const float cell = std::clamp((ImGui::GetContentRegionAvail().x - text_w) / std::max(1, E), 3.0f, 24.0f * st.ui_scale);
-  const float row_h = std::max(cell, ImGui::GetTextLineHeight());
-  ImDrawList* dl = ImGui::GetWindowDrawList();
-  const int sel = st.selected_token();
-  ImGui::PushStyleVar(ImGuiStyleVar_ItemSpacing, ImVec2(0, 0));
-  ImGuiListClipper clip;
-  clip.Begin(static_cast<int>(n), row_h);
-  while (clip.Step()) {
-    for (int t = clip.DisplayStart; t < clip.DisplayEnd; ++t) {
-      const ImVec2 p = ImGui::GetCursorScreenPos();
-      char label[64];
-      std::snprintf(label, sizeof label, "#%d %.8s", t, display_token(tm.token(static_cast<size_t>(t)).text).c_str());
-      dl->AddText(p, t == sel ? IM_COL32(255, 255, 255, 255) : IM_COL32(170, 170, 170, 255), label);
-      const RouteRow* r = tm.route(static_cast<size_t>(t), layer);
-      const auto sc = tm.selection(static_cast<size_t>(t), layer);
-      for (int e = 0; e < E; ++e) {
-        float v = 0;
-        if (s.show_scores && !sc.empty()) {
-          v = std::clamp(sc[static_cast<size_t>(e)], 0.0f, 1.0f);
-        } else if (r) {
-          for (int i = 0; i < r->k; ++i)
-            if (r->expert[i] == e) v = std::min(1.0f, r->weight[i] / static_cast<float>(std::max(1.0, tm.config().routed_scaling_factor)));
-        }
-        const ImVec2 a(p.x + text_w + e * cell, p.y), z(a.x + cell - 1, a.y + row_h - 1);
-        dl->AddRectFilled(a, z, col32(heat_color(v), expert_shown(s, e) ? 1.0f : 0.12f));
-      }
-      ImGui::PushID(t);
-      ImGui::InvisibleButton("row", ImVec2(text_w + cell * E, row_h));
-      if (ImGui::IsItemHovered()) st.hover_next = t;
-      if (ImGui::IsItemClicked()) st.locked_token = st.locked_token == t ? -1 : t;
-      ImGui::PopID();
-    }
+  const int n = static_cast<int>(visible_tokens(tm, st));
+  const double scale = std::max(1.0, tm.config().routed_scaling_factor);
+  color_bar(s.show_scores ? "selection score" : "weight / routed_scaling_factor", 0.0, 1.0, heat_color,
+            std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
+  // Long sessions start zoomed to ~60 tokens at the end, so rows can be read.
+  if (s.matrix_grid.y.zoom <= 1.0f && n > 120 && !s.matrix_grid.active && s.matrix_grid.y.first == 0) {
+    s.matrix_grid.y.zoom = static_cast<float>(n) / 60.0f;
+    s.matrix_grid.y.first = static_cast<float>(n);
   }
-  clip.End();
-  ImGui::PopStyleVar();
-  ImGui::EndChild();
+  static HeatmapImage img;
+  const uint64_t key = tm.version() * 31u + static_cast<uint64_t>(layer) * 7919u + static_cast<uint64_t>(tm.meta().created_unix) +
+                       (s.show_scores ? 17u : 0u) + static_cast<uint64_t>(s.solo + 2) * 131u +
+                       std::hash<std::string>{}(std::string(s.muted.begin(), s.muted.end()));
+  AxisSpec xs{0, 1, "routed expert"};
+  xs.label = expert_label;
+  AxisSpec ys{0, 1, "token #"};
+  ys.label = [](double v) { return prefixed("#", static_cast<int64_t>(std::lround(v))); };
+  const int sel = st.selected_token();
+  const GridHover hv = heat_grid(
+      "##matgrid", ImGui::GetContentRegionAvail(), E, n, s.matrix_grid, xs, ys, img, key,
+      [&](int x, int y) {
+        if (!expert_shown(s, x)) return std::numeric_limits<float>::quiet_NaN();
+        if (s.show_scores) {
+          const auto sc = tm.selection(static_cast<size_t>(y), layer);
+          return sc.empty() ? 0.0f : std::clamp(sc[static_cast<size_t>(x)], 0.0f, 1.0f);
+        }
+        const RouteRow* r = tm.route(static_cast<size_t>(y), layer);
+        if (r)
+          for (int i = 0; i < r->k; ++i)
+            if (r->expert[i] == x) return std::min(1.0f, r->weight[i] / static_cast<float>(scale));
+        return 0.0f;
+      },
+      heat_color,
+      [&](ImDrawList* dl, const ChartFrame& f) {
+        group_overlay(tm, dl, f);
+        if (sel >= 0 && sel < n) {
+          const float y0 = f.y_of(sel), y1 = f.y_of(sel + 1);
+          dl->AddRect(ImVec2(f.plot0.x, y0), ImVec2(f.plot1.x, std::max(y1, y0 + 2)), IM_COL32(255, 255, 255, 230));
+        }
+      });
+  if (hv.x >= 0) {
+    st.hover_next = hv.y;
+    const RouteRow* r = tm.route(static_cast<size_t>(hv.y), layer);
+    float w = 0;
+    if (r)
+      for (int i = 0; i < r->k; ++i)
+        if (r->expert[i] == hv.x) w = r->weight[i];
+    const auto se = tm.selection(static_cast<size_t>(hv.y), layer);
+    ImGui::SetTooltip("#%d \"%s\", L%d expert %d (group %d)\nweight %.4f%s\nselection score %.4f", hv.y,
+                      display_token(tm.token(static_cast<size_t>(hv.y)).text).c_str(), layer, hv.x, expert_group(hv.x, E, tm.config().n_group), w,
+                      w > 0 ? " (chosen)" : "", se.empty() ? NAN : se[static_cast<size_t>(hv.x)]);
+    if (hv.clicked) st.locked_token = st.locked_token == hv.y ? -1 : hv.y;
+  }
 }
 
 // (c) expert load
 void load_tab(const TraceModel& tm, ViewState& st) {
-  const RoutingState& s = st.routing;
+  RoutingState& s = st.routing;
   size_t b = 0, e_end = 0;
   stats_range(tm, st, &b, &e_end);
-  ImGui::Text("tokens [%zu, %zu)%s", b, e_end, st.range_begin >= 0 ? " (selected range)" : "");
   const int E = tm.n_routed_experts();
   const int k = tm.config().num_experts_per_tok;
   const double uniform = static_cast<double>(e_end - b) * k / std::max(1, E);
-  if (!ImGui::BeginTable("load", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY)) return;
-  ImGui::TableSetupScrollFreeze(0, 1);
-  ImGui::TableSetupColumn("layer");
-  ImGui::TableSetupColumn("load per expert (line = uniform)", ImGuiTableColumnFlags_WidthStretch);
-  ImGui::TableSetupColumn("max/mean");
-  ImGui::TableSetupColumn("CV");
-  ImGui::TableSetupColumn("busiest");
-  ImGui::TableHeadersRow();
-  const bool have_bias = !tm.meta().gate_bias.empty();
-  for (int layer : tm.moe_layers()) {
-    const std::vector<double> load = tm.expert_load(layer, b, e_end);
-    const LoadStats ls = load_stats(load);
-    ImGui::TableNextRow();
-    ImGui::TableNextColumn();
-    ImGui::Text("L%d", layer);
-    ImGui::TableNextColumn();
-    const float h = 40.0f * st.ui_scale;
-    const float w = ImGui::GetContentRegionAvail().x;
-    const ImVec2 p = ImGui::GetCursorScreenPos();
+  int layer = s.load_layer >= 0 && tm.moe_index(s.load_layer) >= 0 ? s.load_layer : shown_moe_layer(tm, st);
+  ImGui::SetNextItemWidth(100 * st.ui_scale);
+  if (ImGui::BeginCombo("layer##load", (prefixed("L", layer)).c_str())) {
+    for (int l : tm.moe_layers())
+      if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer)) s.load_layer = layer = l;
+    ImGui::EndCombo();
+  }
+  ImGui::SameLine();
+  ImGui::Text("tokens [%s, %s)%s", format_count(static_cast<int64_t>(b)).c_str(), format_count(static_cast<int64_t>(e_end)).c_str(),
+              st.range_begin >= 0 ? " (selected range)" : "");
+  const std::vector<double> load = tm.expert_load(layer, b, e_end);
+  const LoadStats ls = load_stats(load);
+  legend({{"routed slots of each expert (tokens that chose it)", Rgb{0.6f, 0.7f, 0.9f}},
+          {prefixed("uniform: tokens x top-", k) + prefixed(" / ", E) + " = " + format_number(uniform, 1), Rgb{1, 1, 1}, true}});
+  const bool have_bias = !tm.meta().gate_bias.empty() && tm.moe_index(layer) >= 0 &&
+                         static_cast<size_t>(tm.moe_index(layer)) < tm.meta().gate_bias.size();
+  const float ch = std::clamp(ImGui::GetContentRegionAvail().y * 0.45f, 110.0f, 260.0f * st.ui_scale);
+  {
+    AxisSpec xs{0, static_cast<double>(E), "routed expert"};
+    xs.integer = true;
+    xs.centered = true;
+    xs.label = expert_label;
+    AxisSpec ys{0, std::max({ls.max, uniform * 1.5, 1.0}) * 1.05, prefixed("routed slots (L", layer) + ")"};
+    const ChartFrame f = begin_chart("##loadchart", ImVec2(ImGui::GetContentRegionAvail().x, ch), xs, ys);
     ImDrawList* dl = ImGui::GetWindowDrawList();
-    const double top = std::max({ls.max, uniform * 1.5, 1e-9});
-    const float bw = w / std::max(1, E);
+    const float bw = (f.plot1.x - f.plot0.x) / static_cast<float>(std::max(1, E));
     for (int x = 0; x < E; ++x) {
-      const float bh = static_cast<float>(load[static_cast<size_t>(x)] / top) * h;
-      dl->AddRectFilled(ImVec2(p.x + x * bw, p.y + h - bh), ImVec2(p.x + (x + 1) * bw - 1, p.y + h),
-                        col32(expert_color(x, E), expert_shown(s, x) ? 1.0f : 0.15f));
+      const float x0 = f.x_of(x), y0 = f.y_of(load[static_cast<size_t>(x)]);
+      dl->AddRectFilled(ImVec2(x0, y0), ImVec2(x0 + std::max(1.0f, bw - (bw > 3 ? 1.0f : 0.0f)), f.plot1.y),
+                        col32(ecolor(tm, x), expert_shown(s, x) ? 1.0f : 0.15f));
     }
-    const float uy = p.y + h - static_cast<float>(uniform / top) * h;
-    dl->AddLine(ImVec2(p.x, uy), ImVec2(p.x + w, uy), IM_COL32(255, 255, 255, 200), 1.5f);
-    float bias_h = 0;
+    const float uy = f.y_of(uniform);
+    dl->AddLine(ImVec2(f.plot0.x, uy), ImVec2(f.plot1.x, uy), IM_COL32(255, 255, 255, 220), 1.5f);
+    group_overlay(tm, dl, f);
+    draw_axes(dl, f, true);
+    if (ImGui::IsItemHovered() && f.contains(ImGui::GetIO().MousePos)) {
+      const int x = std::clamp(static_cast<int>(std::floor(f.x_at(ImGui::GetIO().MousePos.x))), 0, E - 1);
+      const float bias = have_bias ? tm.meta().gate_bias[static_cast<size_t>(tm.moe_index(layer))][static_cast<size_t>(x)] : 0.0f;
+      ImGui::SetTooltip("L%d expert %d (group %d): %s routed slots (uniform %s, %.2fx)%s%.4f", layer, x, expert_group(x, E, tm.config().n_group),
+                        format_number(load[static_cast<size_t>(x)]).c_str(), format_number(uniform, 1).c_str(),
+                        uniform > 0 ? load[static_cast<size_t>(x)] / uniform : 0.0, have_bias ? "\ngate bias (e_score_correction_bias) " : "",
+                        have_bias ? bias : 0.0f);
+    }
     if (have_bias) {
-      // Gate bias (e_score_correction_bias) under the bars, signed colours.
-      const int m = tm.moe_index(layer);
-      const auto& bias = tm.meta().gate_bias[static_cast<size_t>(m)];
+      // Gate bias under the bars, on the same expert axis, signed colours.
+      const auto& bias = tm.meta().gate_bias[static_cast<size_t>(tm.moe_index(layer))];
       float bmax = 1e-9f;
       for (float v : bias) bmax = std::max(bmax, std::fabs(v));
-      bias_h = 8.0f * st.ui_scale;
-      for (int x = 0; x < E && static_cast<size_t>(x) < bias.size(); ++x)
-        dl->AddRectFilled(ImVec2(p.x + x * bw, p.y + h + 2), ImVec2(p.x + (x + 1) * bw - 1, p.y + h + 2 + bias_h),
-                          col32(diverging_color(bias[static_cast<size_t>(x)] / bmax)));
-    }
-    ImGui::Dummy(ImVec2(w, h + bias_h + 2));
-    if (ImGui::IsItemHovered()) {
-      const int x = static_cast<int>((ImGui::GetIO().MousePos.x - p.x) / bw);
-      if (x >= 0 && x < E) {
-        const float bias = have_bias ? tm.meta().gate_bias[static_cast<size_t>(tm.moe_index(layer))][static_cast<size_t>(x)] : 0.0f;
-        ImGui::SetTooltip("L%d expert %d: %.0f routed slots (uniform %.1f)%s%.4f", layer, x, load[static_cast<size_t>(x)], uniform,
-                          have_bias ? "\ngate bias " : "", have_bias ? bias : 0.0f);
+      const ImVec2 p = ImGui::GetCursorScreenPos();
+      const float bh = 8.0f * st.ui_scale;
+      for (int x = 0; x < E && static_cast<size_t>(x) < bias.size(); ++x) {
+        const float x0 = f.x_of(x);
+        dl->AddRectFilled(ImVec2(x0, p.y), ImVec2(x0 + std::max(1.0f, bw), p.y + bh), col32(diverging_color(bias[static_cast<size_t>(x)] / bmax)));
       }
+      ImGui::Dummy(ImVec2(1, bh + 2));
+      color_bar("gate bias", -bmax, bmax, [](float t) { return diverging_color(2.0f * t - 1.0f); },
+                std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
     }
+  }
+  if (!ImGui::BeginTable("load", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY)) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn("layer");
+  ImGui::TableSetupColumn("max / mean");
+  ImGui::TableSetupColumn("CV");
+  ImGui::TableSetupColumn("busiest (slots)");
+  ImGui::TableHeadersRow();
+  for (int l : tm.moe_layers()) {
+    const LoadStats x = load_stats(tm.expert_load(l, b, e_end));
+    ImGui::TableNextRow();
     ImGui::TableNextColumn();
-    ImGui::Text("%.2f", ls.max_over_mean);
+    if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer, ImGuiSelectableFlags_SpanAllColumns)) s.load_layer = l;
     ImGui::TableNextColumn();
-    ImGui::Text("%.2f", ls.cv);
+    if (x.total > 0) ImGui::Text("%.2f", x.max_over_mean);
+    else ImGui::TextDisabled("-");
     ImGui::TableNextColumn();
-    ImGui::Text("e%d", ls.argmax);
+    if (x.total > 0) ImGui::Text("%.2f", x.cv);
+    else ImGui::TextDisabled("-");
+    ImGui::TableNextColumn();
+    // No tokens, no busiest expert.
+    if (x.argmax >= 0) ImGui::TextColored(ImColor(col32(ecolor(tm, x.argmax))), "e%d (%s)", x.argmax, format_number(x.max).c_str());
+    else ImGui::TextDisabled("- (no tokens)");
   }
   ImGui::EndTable();
 }
@@ -286,7 +419,7 @@ void draw_routing(const TraceModel& tm, ViewState& st) {
     ImGui::TextDisabled("This model has no MoE layers.");
     return;
   }
-  expert_toggles(tm, st.routing, st.ui_scale);
+  expert_picker(tm, st.routing);
   const int want = std::exchange(st.routing.select_tab, -1);
   auto flags = [&](int tab) { return want == tab ? ImGuiTabItemFlags_SetSelected : ImGuiTabItemFlags_None; };
   if (ImGui::BeginTabBar("routing_tabs")) {

@@ -2,8 +2,10 @@
 // comparison of two sessions: expert-load histograms overlaid, token-by-token routing differences.
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstdio>
 
+#include "chart.h"
 #include "views.h"
 #include "widgets.h"
 
@@ -39,21 +41,32 @@ void compare_view(const TraceModel& tm, const TraceModel& other, ViewState& st) 
   double ta = 0, tb = 0;
   for (double v : la) ta += v;
   for (double v : lb) tb += v;
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::Text("L%d expert load share: this session (filled) vs \"%s\" (outline)", layer, other.meta().title.c_str());
-  const ImVec2 p = ImGui::GetCursorScreenPos();
-  const float w = ImGui::GetContentRegionAvail().x, h = 70.0f * st.ui_scale;
+  ImGui::PopTextWrapPos();
   const int E = tm.n_routed_experts();
   double top = 1e-9;
   for (int x = 0; x < E; ++x) top = std::max({top, la[static_cast<size_t>(x)] / std::max(ta, 1.0), lb[static_cast<size_t>(x)] / std::max(tb, 1.0)});
+  legend({{"this session", Rgb{0.6f, 0.7f, 0.9f}}, {"\"" + other.meta().title + "\"", Rgb{1, 1, 1}, true}});
+  AxisSpec xs{0, static_cast<double>(E), "routed expert"};
+  xs.integer = xs.centered = true;
+  xs.label = [](double v) { return prefixed("e", static_cast<int64_t>(std::lround(v))); };
+  AxisSpec ys{0, 100.0 * top * 1.05, "share of routed slots (%)"};
+  const ChartFrame f = begin_chart("##cmp", ImVec2(ImGui::GetContentRegionAvail().x, std::clamp(ImGui::GetContentRegionAvail().y * 0.4f, 100.0f, 200.0f * st.ui_scale)), xs, ys);
   ImDrawList* dl = ImGui::GetWindowDrawList();
-  const float bw = w / std::max(1, E);
   for (int x = 0; x < E; ++x) {
-    const float ha = static_cast<float>(la[static_cast<size_t>(x)] / std::max(ta, 1.0) / top) * h;
-    const float hb = static_cast<float>(lb[static_cast<size_t>(x)] / std::max(tb, 1.0) / top) * h;
-    dl->AddRectFilled(ImVec2(p.x + x * bw, p.y + h - ha), ImVec2(p.x + (x + 1) * bw - 2, p.y + h), col32(expert_color(x, E), 0.8f));
-    dl->AddRect(ImVec2(p.x + x * bw, p.y + h - hb), ImVec2(p.x + (x + 1) * bw - 2, p.y + h), IM_COL32(255, 255, 255, 230), 0, 0, 1.5f);
+    const double sa = 100.0 * la[static_cast<size_t>(x)] / std::max(ta, 1.0), sb = 100.0 * lb[static_cast<size_t>(x)] / std::max(tb, 1.0);
+    const float x0 = f.x_of(x), x1 = std::max(x0 + 1.0f, f.x_of(x + 1) - 1.0f);
+    dl->AddRectFilled(ImVec2(x0, f.y_of(sa)), ImVec2(x1, f.plot1.y), col32(expert_color(x, E, tm.config().n_group), 0.8f));
+    dl->AddRect(ImVec2(x0, f.y_of(sb)), ImVec2(x1, f.plot1.y), IM_COL32(255, 255, 255, 230), 0, 0, 1.5f);
   }
-  ImGui::Dummy(ImVec2(w, h));
+  draw_axes(dl, f);
+  if (ImGui::IsItemHovered() && f.contains(ImGui::GetIO().MousePos)) {
+    const int x = std::clamp(static_cast<int>(std::floor(f.x_at(ImGui::GetIO().MousePos.x))), 0, E - 1);
+    ImGui::SetTooltip("L%d expert %d\nthis session: %s slots (%.2f %%)\nother: %s slots (%.2f %%)", layer, x, format_number(la[static_cast<size_t>(x)]).c_str(),
+                      100.0 * la[static_cast<size_t>(x)] / std::max(ta, 1.0), format_number(lb[static_cast<size_t>(x)]).c_str(),
+                      100.0 * lb[static_cast<size_t>(x)] / std::max(tb, 1.0));
+  }
   // Token-by-token: where both sessions hold the same token at the same position, how much routing agrees.
   const size_t n = std::min(visible_tokens(tm, st), other.size());
   size_t same_tokens = 0;
@@ -107,14 +120,18 @@ void draw_sessions(const TraceModel& tm, ViewState& st) {
       ImGui::PushID(static_cast<int>(i));
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
-      if (ImGui::Selectable(x.title.c_str(), s.selected == static_cast<int>(i), ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
+      // The session on screen is marked (and highlighted) so the reader knows which one they are in.
+      const bool is_open = s.open == static_cast<int>(i);
+      if (is_open) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, IM_COL32(60, 110, 60, 160));
+      const std::string label = (is_open ? "> " : "") + x.title + (is_open ? "  (open)" : "");
+      if (ImGui::Selectable(label.c_str(), s.selected == static_cast<int>(i), ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
         s.selected = static_cast<int>(i);
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(x.date.c_str());
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(x.model.c_str());
       ImGui::TableNextColumn();
-      ImGui::Text("%lld", static_cast<long long>(x.n_tokens));
+      ImGui::TextUnformatted(format_count(x.n_tokens).c_str());
       ImGui::TableNextColumn();
       if (ImGui::SmallButton("open")) st.act(ActionKind::OpenSession, {}, static_cast<int64_t>(i));
       ImGui::SameLine();

@@ -2,8 +2,10 @@
 // Hover previews the token in every panel, click locks it (click again to unlock), right-click
 // forks the chat from one of the alternatives. Rows are laid out once per change and clipped.
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
+#include "chart.h"
 #include "views.h"
 #include "widgets.h"
 
@@ -23,11 +25,11 @@ Rgb chip_color(const TraceModel& tm, const TokenStripState& s, size_t t, int lay
   switch (s.color) {
     case ChipColor::DominantExpert: {
       const int e = tm.dominant_expert(t, layer);
-      return e < 0 ? Rgb{0.3f, 0.3f, 0.32f} : expert_color(e, tm.n_routed_experts());
+      return e < 0 ? Rgb{0.3f, 0.3f, 0.32f} : expert_color(e, tm.n_routed_experts(), tm.config().n_group);
     }
     case ChipColor::ExpertSet: {
       const RouteRow* r = tm.route(t, layer);
-      return r ? expert_set_color(*r, tm.n_routed_experts()) : Rgb{0.3f, 0.3f, 0.32f};
+      return r ? expert_set_color(*r, tm.n_routed_experts(), tm.config().n_group) : Rgb{0.3f, 0.3f, 0.32f};
     }
     case ChipColor::Probability: {
       const float p = tm.token(t).prob;
@@ -37,42 +39,89 @@ Rgb chip_color(const TraceModel& tm, const TokenStripState& s, size_t t, int lay
   return {};
 }
 
-void token_tooltip(const TraceModel& tm, size_t t) {
+// The model's top alternatives at position t as text: raw softmax (what the model thinks, also
+// under greedy decoding) beside the sampler's final distribution.
+void alternatives_table(const TraceModel& tm, const ViewState& st, size_t t, bool selectable, ViewState* act) {
+  const std::vector<Alternative> alts = fork_alternatives(tm, st, t);
+  if (alts.empty()) {
+    ImGui::TextDisabled("no alternatives recorded at #%zu", t);
+    return;
+  }
+  if (!ImGui::BeginTable("alts", 4, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) return;
+  ImGui::TableSetupColumn("token");
+  ImGui::TableSetupColumn("id");
+  ImGui::TableSetupColumn("p model");
+  ImGui::TableSetupColumn("p sampler");
+  ImGui::TableHeadersRow();
+  for (size_t i = 0; i < alts.size(); ++i) {
+    const Alternative& a = alts[i];
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    ImGui::PushID(static_cast<int>(i));
+    std::string text = "\"";
+    text += display_token(a.text);
+    text += a.chosen ? "\"  (chosen)" : "\"";
+    if (selectable) {
+      if (ImGui::Selectable(text.c_str(), false, ImGuiSelectableFlags_SpanAllColumns) && act)
+        act->act(ActionKind::ForkAt, {}, static_cast<int64_t>(t), a.id);
+    } else {
+      ImGui::TextUnformatted(text.c_str());
+    }
+    ImGui::PopID();
+    ImGui::TableNextColumn();
+    ImGui::Text("%d", a.id);
+    ImGui::TableNextColumn();
+    if (a.p_model >= 0) ImGui::Text("%.4f", a.p_model);
+    else ImGui::TextDisabled("-");
+    ImGui::TableNextColumn();
+    if (a.p_sampler >= 0) ImGui::Text("%.4f", a.p_sampler);
+    else ImGui::TextDisabled("0 (cut)");
+  }
+  ImGui::EndTable();
+}
+
+void token_tooltip(const TraceModel& tm, const ViewState& st, size_t t) {
   const StepRecord& r = tm.token(t);
   ImGui::BeginTooltip();
   ImGui::Text("#%zu  \"%s\"  id %d%s", t, display_token(r.text).c_str(), r.id, r.is_prompt ? "  (prompt)" : "");
-  if (r.prob >= 0) ImGui::Text("p = %.3f (sampled)   p_raw = %.3f", r.prob, r.raw_prob);
-  const size_t n_alt = std::min<size_t>(5, std::max(r.top_raw.size(), r.top_sampled.size()));
-  if (n_alt > 0 && ImGui::BeginTable("alts", 4, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_RowBg)) {
-    ImGui::TableSetupColumn("raw id");
-    ImGui::TableSetupColumn("p raw");
-    ImGui::TableSetupColumn("sampled id");
-    ImGui::TableSetupColumn("p sampled");
-    ImGui::TableHeadersRow();
-    for (size_t i = 0; i < n_alt; ++i) {
-      ImGui::TableNextRow();
-      ImGui::TableNextColumn();
-      if (i < r.top_raw.size()) ImGui::Text("%d", r.top_raw[i].id);
-      ImGui::TableNextColumn();
-      if (i < r.top_raw.size()) ImGui::Text("%.3f", r.top_raw[i].prob);
-      ImGui::TableNextColumn();
-      if (i < r.top_sampled.size()) ImGui::Text("%d", r.top_sampled[i].id);
-      ImGui::TableNextColumn();
-      if (i < r.top_sampled.size()) ImGui::Text("%.3f", r.top_sampled[i].prob);
-    }
-    ImGui::EndTable();
-  }
+  if (r.prob >= 0) ImGui::Text("p = %.4f (sampler)   p = %.4f (model's raw softmax)", r.prob, r.raw_prob);
+  alternatives_table(tm, st, t, false, nullptr);
   for (int layer : tm.moe_layers()) {
     const RouteRow* rr = tm.route(t, layer);
     if (!rr) continue;
+    if (layer >= tm.moe_layers()[0] + 12) {
+      ImGui::TextDisabled("... %d more layers (routing panel)", tm.n_moe_layers() - 12);
+      break;
+    }
     ImGui::Text("L%-2d", layer);
     for (int i = 0; i < rr->k; ++i) {
       ImGui::SameLine();
-      ImGui::TextColored(ImColor(col32(expert_color(rr->expert[i], tm.n_routed_experts()))), "e%d:%.2f", rr->expert[i], rr->weight[i]);
+      ImGui::TextColored(ImColor(col32(expert_color(rr->expert[i], tm.n_routed_experts(), tm.config().n_group))), "e%d:%.2f", rr->expert[i], rr->weight[i]);
     }
   }
   ImGui::TextDisabled("click: lock/unlock   right-click: fork from an alternative");
   ImGui::EndTooltip();
+}
+
+// What the chip colours mean.
+void strip_legend(const TraceModel& tm, const TokenStripState& s, float ui_scale) {
+  if (s.color == ChipColor::Probability) {
+    color_bar("p (sampler) of the chosen token", 0.0, 1.0, heat_color, std::min(280.0f * ui_scale, ImGui::GetContentRegionAvail().x * 0.7f));
+    return;
+  }
+  const int E = tm.n_routed_experts();
+  if (E <= 0) return;
+  const int G = color_groups(E, tm.config().n_group), per = (E + G - 1) / G;
+  std::vector<LegendItem> items;
+  if (E <= 16) {
+    for (int e = 0; e < E; ++e) items.push_back({prefixed("e", e), expert_color(e, E, tm.config().n_group)});
+  } else {
+    for (int g = 0; g < G; ++g)
+      items.push_back({prefixed("g", g) + prefixed(" e", g * per) + "-" + std::to_string(std::min(E, (g + 1) * per) - 1), group_color(g, G)});
+  }
+  ImGui::TextDisabled(s.color == ChipColor::DominantExpert ? "hue = group, shade = expert:" : "mean colour of the chosen experts:");
+  ImGui::SameLine();
+  legend(items);
 }
 }  // namespace
 
@@ -85,9 +134,9 @@ void draw_token_strip(const TraceModel& tm, ViewState& st) {
   s.color = static_cast<ChipColor>(combo);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(120 * st.ui_scale);
-  if (ImGui::BeginCombo("layer", layer < 0 ? "(dense)" : ("L" + std::to_string(layer)).c_str())) {
+  if (ImGui::BeginCombo("layer", layer < 0 ? "(dense)" : (prefixed("L", layer)).c_str())) {
     for (int l : tm.moe_layers())
-      if (ImGui::Selectable(("L" + std::to_string(l)).c_str(), l == layer)) st.layer = l;
+      if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer)) st.layer = l;
     ImGui::EndCombo();
   }
   ImGui::SameLine();
@@ -99,6 +148,7 @@ void draw_token_strip(const TraceModel& tm, ViewState& st) {
     ImGui::TextDisabled("hover a token to preview, click to lock");
   }
 
+  strip_legend(tm, s, st.ui_scale);
   const size_t n = visible_tokens(tm, st);
   ImGui::BeginChild("chips", ImVec2(0, 0), false);
   static StripLayout L;
@@ -156,18 +206,13 @@ void draw_token_strip(const TraceModel& tm, ViewState& st) {
         ImGui::InvisibleButton("chip", ImVec2(std::max(1.0f, w), std::max(1.0f, z.y - a.y)));
         if (ImGui::IsItemHovered()) {
           st.hover_next = static_cast<int>(t);
-          token_tooltip(tm, t);
+          token_tooltip(tm, st, t);
         }
         if (ImGui::IsItemClicked(ImGuiMouseButton_Left))
           st.locked_token = st.locked_token == static_cast<int>(t) ? -1 : static_cast<int>(t);
         if (ImGui::BeginPopupContextItem("fork")) {
-          const StepRecord& r = tm.token(t);
-          ImGui::TextDisabled("fork the chat at #%zu with:", t);
-          for (const TopEntry& alt : r.top_sampled.empty() ? r.top_raw : r.top_sampled) {
-            char label[64];
-            std::snprintf(label, sizeof label, "id %d  (p %.3f)", alt.id, alt.prob);
-            if (ImGui::Selectable(label)) st.act(ActionKind::ForkAt, {}, static_cast<int64_t>(t), alt.id);
-          }
+          ImGui::TextDisabled("fork the chat at #%zu with (click one):", t);
+          alternatives_table(tm, st, t, true, &st);
           if (ImGui::Selectable("bookmark here")) st.act(ActionKind::AddBookmark, "", static_cast<int64_t>(t));
           ImGui::EndPopup();
         }

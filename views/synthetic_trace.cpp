@@ -5,6 +5,7 @@
 #include <cmath>
 #include <random>
 
+#include "engine/error.h"
 #include "engine/kv_memory.h"
 #include "view_math.h"
 
@@ -59,8 +60,74 @@ ModelConfig demo_config() {
   return c;
 }
 
-SyntheticStepper::SyntheticStepper(const ModelConfig& cfg, uint64_t seed, int attention_tokens)
-    : cfg_(cfg), attention_tokens_(attention_tokens), rng_(seed) {
+ModelConfig synthetic_config(const std::string& name) {
+  if (name == "demo") return demo_config();
+  ModelConfig c = demo_config();
+  c.hidden_size = 256;
+  c.intermediate_size = 768;
+  c.moe_intermediate_size = 64;
+  c.kv_lora_rank = 512;
+  c.qk_nope_head_dim = 128;
+  c.qk_rope_head_dim = 64;
+  c.v_head_dim = 128;
+  c.max_position_embeddings = 163840;
+  if (name == "v2-lite") {
+    c.architecture = "DeepseekV2ForCausalLM";
+    c.model_type = "deepseek_v2";
+    c.vocab_size = 102400;
+    c.num_hidden_layers = 27;
+    c.first_k_dense_replace = 1;
+    c.num_attention_heads = c.num_key_value_heads = 16;
+    c.q_lora_rank = 0;  // V2-Lite projects the query directly
+    c.n_routed_experts = 64;
+    c.n_shared_experts = 2;
+    c.num_experts_per_tok = 6;
+    c.topk_method = TopkMethod::Greedy;
+    c.n_group = 1;
+    c.topk_group = 1;
+    c.scoring_func = ScoringFunc::Softmax;
+    c.norm_topk_prob = false;
+    c.routed_scaling_factor = 1.0;
+    c.bos_token_id = 100000;
+    c.eos_token_id = 100001;
+    return c;
+  }
+  if (name == "v3") {
+    c.vocab_size = 129280;
+    c.num_hidden_layers = 61;
+    c.first_k_dense_replace = 3;
+    c.num_attention_heads = c.num_key_value_heads = 128;
+    c.q_lora_rank = 96;
+    c.n_routed_experts = 256;
+    c.n_shared_experts = 1;
+    c.num_experts_per_tok = 8;
+    c.topk_method = TopkMethod::NoauxTc;
+    c.n_group = 8;
+    c.topk_group = 4;
+    c.scoring_func = ScoringFunc::Sigmoid;
+    c.norm_topk_prob = true;
+    c.routed_scaling_factor = 2.5;
+    return c;
+  }
+  fail("synthetic", name, "unknown config (demo | v2-lite | v3)");
+}
+
+void fill_synthetic_named(TraceModel& tm, const std::string& name, int n_tokens, uint64_t seed) {
+  const ModelConfig c = synthetic_config(name);
+  SyntheticOptions o;
+  o.n_tokens = n_tokens;
+  o.seed = seed;
+  o.title = "synthetic session, " + (name == "demo" ? std::string("demo model") : name) + " counts";
+  o.model_name = name == "demo" ? "demo architecture (synthetic)" : name == "v3" ? "DeepSeek-V3 counts (synthetic)" : "DeepSeek-V2-Lite counts (synthetic)";
+  if (name == "v3") {
+    o.attention_tokens = 128;
+    o.attention_layers = (1ull << 0) | (1ull << 3) | (1ull << 30) | (1ull << 60);
+  }
+  fill_synthetic(tm, c, o);
+}
+
+SyntheticStepper::SyntheticStepper(const ModelConfig& cfg, uint64_t seed, int attention_tokens, uint64_t attention_layers)
+    : cfg_(cfg), attention_tokens_(attention_tokens), attention_layers_(attention_layers), rng_(seed) {
   std::normal_distribution<float> noise(0.0f, 1.0f);
   const int E = cfg_.n_routed_experts;
   const int n_moe = cfg_.n_moe_layers();
@@ -157,6 +224,7 @@ StepRecord SyntheticStepper::next(const std::string& text, bool code, bool promp
   if (t < attention_tokens_) {
     const int nk = t + 1;
     for (int l = 0; l < cfg.num_hidden_layers; ++l) {
+      if (l < 64 && !((attention_layers_ >> l) & 1ull)) continue;
       AttentionRow a;
       a.layer = l;
       a.n_heads = H;
@@ -190,15 +258,16 @@ StepRecord SyntheticStepper::next(const std::string& text, bool code, bool promp
 }
 
 void fill_synthetic(TraceModel& tm, const ModelConfig& cfg, const SyntheticOptions& opt) {
-  SyntheticStepper stepper(cfg, opt.seed, opt.attention_tokens);
+  SyntheticStepper stepper(cfg, opt.seed, opt.attention_tokens, opt.attention_layers);
   std::mt19937_64 rng(opt.seed ^ 0x9e3779b97f4a7c15ull);
   SessionMeta meta;
   meta.title = opt.title;
-  meta.model_name = cfg.model_type.empty() ? "synthetic" : cfg.model_type + " (synthetic)";
+  meta.model_name = !opt.model_name.empty() ? opt.model_name : cfg.model_type.empty() ? "synthetic" : cfg.model_type + " (synthetic)";
   meta.config = cfg;
   meta.backend = "synthetic";
   meta.mla_mode = "absorbed";
-  meta.capture = CapturePolicy::Everything;
+  meta.capture = opt.attention_layers == ~0ull ? CapturePolicy::Everything : CapturePolicy::RoutingAttention;
+  meta.kv_dtype = "bf16";
   meta.gate_bias = stepper.gate_bias();
   tm.reset(meta);
 

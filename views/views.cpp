@@ -2,6 +2,7 @@
 #include "views.h"
 
 #include <algorithm>
+#include <unordered_map>
 
 namespace mlascope::views {
 
@@ -46,6 +47,46 @@ void stats_range(const TraceModel& tm, const ViewState& st, size_t* begin, size_
     *begin = 0;
     *end = n;
   }
+}
+
+std::string token_text(const TraceModel& tm, const ViewState& st, int32_t id) {
+  if (st.token_text) return st.token_text(id);
+  // The session's own tokens, indexed once per version of the model.
+  static const TraceModel* seen = nullptr;
+  static uint64_t seen_version = ~0ull;
+  static size_t seen_size = 0;
+  static std::unordered_map<int32_t, size_t> where;
+  if (seen != &tm || seen_version != tm.version() || seen_size != tm.size()) {
+    seen = &tm;
+    seen_version = tm.version();
+    seen_size = tm.size();
+    where.clear();
+    for (size_t i = 0; i < tm.size(); ++i) where.emplace(tm.token(i).id, i);
+  }
+  const auto it = where.find(id);
+  if (it != where.end()) return tm.token(it->second).text;
+  std::string s = "id ";
+  s += std::to_string(id);
+  return s;
+}
+
+std::vector<Alternative> fork_alternatives(const TraceModel& tm, const ViewState& st, size_t t, size_t max_n) {
+  std::vector<Alternative> out;
+  if (t >= tm.size()) return out;
+  const StepRecord& r = tm.token(t);
+  const bool raw = !r.top_raw.empty();
+  for (const TopEntry& a : raw ? r.top_raw : r.top_sampled) {
+    if (out.size() >= max_n) break;
+    Alternative x;
+    x.id = a.id;
+    x.text = token_text(tm, st, a.id);
+    x.p_model = raw ? a.prob : -1.0f;
+    for (const TopEntry& s : r.top_sampled)
+      if (s.id == a.id) x.p_sampler = s.prob;
+    x.chosen = a.id == r.id;
+    out.push_back(std::move(x));
+  }
+  return out;
 }
 
 void begin_frame(ViewState& st) {

@@ -5,6 +5,7 @@
 // and a live one look the same to them.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "engine/sampler.h"
 #include "engine/trace/trace_model.h"
 #include "tour.h"
+#include "view_math.h"
 
 namespace mlascope::views {
 
@@ -56,6 +58,11 @@ struct ChatState {
   std::string template_name; // the model's chat template ("plain" for a base model); set by the shell
   bool has_model = false;    // set by the shell: a model is loaded and can chat
   bool live = true;          // set by the shell: false while a recorded session is shown
+  // Teaching pace: the answer appears at this many tokens per second however fast the engine is
+  // (0 = off; presenter mode is a good place for ~4). The panel keeps its own reveal position.
+  float teaching_pace = 0.0f;
+  double revealed = 0.0;      // tokens of the last answer shown so far under the teaching pace
+  int revealed_message = -1;  // the message `revealed` counts in
 };
 
 enum class ChipColor { DominantExpert, ExpertSet, Probability };
@@ -71,6 +78,10 @@ struct RoutingState {
   int solo = -1;               // the only expert shown, -1 = none
   bool show_scores = false;    // token x expert matrix: selection scores instead of weights
   int select_tab = -1;         // 0 token, 1 matrix, 2 load: brought to front next frame (scripts, tours)
+  int picker_group = 0;        // expert picker: the routing group whose experts are listed
+  int load_layer = -1;         // expert-load chart's layer (-1 = ViewState::layer)
+  GridView token_grid;         // zoom/pan of the selected token's layer x expert map
+  GridView matrix_grid;        // zoom/pan of the token x expert matrix
 };
 
 enum class AttnPart { Probs, Nope, Rope, NopePlusRope };
@@ -79,8 +90,8 @@ struct AttentionState {
   int layer = 0;
   int head = -1;  // -1 = average over heads
   AttnPart part = AttnPart::Probs;
-  float zoom = 1.0f;  // cell size multiplier
-  float pan_x = 0.0f, pan_y = 0.0f;
+  bool all_heads = false;  // small multiples: one thumbnail per head (click one to pick it)
+  GridView view;           // zoom/pan of the query x key map
 };
 
 struct KvPreset {
@@ -91,10 +102,12 @@ struct KvPreset {
 struct KvMemoryState {
   std::vector<KvPreset> presets;  // filled by the shell from assets/presets/*.json
   int preset = -1;                // -1 = the session's model
-  int bytes_per_elem = 2;
-  int gqa_groups = 8;
+  int dtype = -1;                 // -1 = the session's own cache dtype (kv_shown), 0 f32, 1 bf16/f16, 2 fp8
+  int baseline = 0;               // KvBaseline (views/kv_figures.h): what MLA is compared with
+  int mha_heads = 32;             // N of "MHA with N heads of d_h"
+  int gqa_groups = 8;             // g of GQA-g; the panel snaps it to a divisor of the heads
   float budget_gib = 80.0f;
-  bool log_scale = true;
+  bool log_scale = false;
   std::string config_path;  // text box for "open config.json"
 };
 
@@ -114,6 +127,7 @@ struct SessionsState {
   std::vector<SessionSummary> list;  // filled by the shell
   std::string filter;
   int selected = -1;
+  int open = -1;     // index in `list` of the session on screen (set by the shell), -1 = live chat
   int compare = -1;
   const TraceModel* compare_model = nullptr;  // owned by the shell while comparing
 };
@@ -159,6 +173,10 @@ struct ViewState {
   TourState tour;
   StatusInfo status;
 
+  // Text of any token id (the loaded model's tokenizer, display form); set by the shell when a model
+  // is loaded, empty otherwise. Views fall back to the session's own tokens (see token_text()).
+  std::function<std::string(int32_t)> token_text;
+
   std::vector<std::string> errors;  // shown in the window until dismissed
   std::vector<Action> actions;      // drained by the shell after each frame
 
@@ -174,6 +192,20 @@ size_t visible_tokens(const TraceModel& tm, const ViewState& st);
 int shown_moe_layer(const TraceModel& tm, const ViewState& st);
 // The token range statistics use: the selected range clipped to the visible tokens, else all visible.
 void stats_range(const TraceModel& tm, const ViewState& st, size_t* begin, size_t* end);
+// Display text of token `id`: the shell's tokenizer when set, else the text of a token with that
+// id in the session, else "id N".
+std::string token_text(const TraceModel& tm, const ViewState& st, int32_t id);
+// The alternatives at position t for the fork menu and the token tooltip: the model's own top
+// entries (raw softmax, so greedy decoding still offers real choices) as text, each with its
+// probability after the sampler (-1 when the sampler cut it).
+struct Alternative {
+  int32_t id = -1;
+  std::string text;
+  float p_model = 0.0f;
+  float p_sampler = -1.0f;
+  bool chosen = false;
+};
+std::vector<Alternative> fork_alternatives(const TraceModel& tm, const ViewState& st, size_t t, size_t max_n = 10);
 // Called once per frame by the shell before drawing.
 void begin_frame(ViewState& st);
 

@@ -1,6 +1,8 @@
 // views/widgets.cpp — see widgets.h.
 #include "widgets.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace mlascope::views {
@@ -63,26 +65,56 @@ void heat_legend(const char* lo, const char* hi, float width) {
 
 namespace {
 TextureUpload g_upload = nullptr;
+ImFont* g_mono = nullptr;
+const char* const kMonoFont = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf";
 }  // namespace
+
+ImFont* add_mono_font(ImFontAtlas* atlas, float size_px) {
+  g_mono = nullptr;
+  if (FILE* f = std::fopen(kMonoFont, "rb")) {
+    std::fclose(f);
+    ImFontConfig fc;
+    fc.OversampleH = 1;
+    fc.OversampleV = 1;
+    g_mono = atlas->AddFontFromFileTTF(kMonoFont, size_px, &fc);
+  }
+  if (!g_mono) {
+    ImFontConfig fc;
+    fc.SizePixels = size_px;
+    g_mono = atlas->AddFontDefault(&fc);
+  }
+  return g_mono;
+}
+
+ImFont* mono_font() { return g_mono; }
 
 void set_texture_upload(TextureUpload f) { g_upload = f; }
 bool textures_available() { return g_upload != nullptr; }
 
+ImTextureID heatmap_texture(HeatmapImage& img) {
+  if (!g_upload || img.w <= 0 || img.h <= 0) return nullptr;
+  if (img.dirty || !img.texture) img.texture = g_upload(img.texture, img.rgba.data(), img.w, img.h);
+  img.dirty = false;
+  return img.texture;
+}
+
 void draw_heatmap(ImDrawList* dl, HeatmapImage& img, ImVec2 p0, ImVec2 p1) {
   if (img.w <= 0 || img.h <= 0) return;
   if (g_upload) {
-    if (img.dirty || !img.texture) img.texture = g_upload(img.texture, img.rgba.data(), img.w, img.h);
-    img.dirty = false;
-    dl->AddImage(img.texture, p0, p1);
+    dl->AddImage(heatmap_texture(img), p0, p1);
     return;
   }
+  // Without textures (headless tests) every drawn cell is a rectangle: sample blocks of cells so no
+  // rectangle is under ~4 px and a draw list stays far below 16-bit vertex indices.
   const float cw = (p1.x - p0.x) / static_cast<float>(img.w), ch = (p1.y - p0.y) / static_cast<float>(img.h);
-  for (int y = 0; y < img.h; ++y)
-    for (int x = 0; x < img.w; ++x) {
+  const int sx = std::max(1, static_cast<int>(std::ceil(4.0f / std::max(cw, 1e-3f))));
+  const int sy = std::max(1, static_cast<int>(std::ceil(4.0f / std::max(ch, 1e-3f))));
+  for (int y = 0; y < img.h; y += sy)
+    for (int x = 0; x < img.w; x += sx) {
       const uint32_t c = img.rgba[static_cast<size_t>(y) * static_cast<size_t>(img.w) + static_cast<size_t>(x)];
       if ((c >> 24) == 0) continue;
       const ImVec2 a(p0.x + static_cast<float>(x) * cw, p0.y + static_cast<float>(y) * ch);
-      dl->AddRectFilled(a, ImVec2(a.x + cw, a.y + ch), c);
+      dl->AddRectFilled(a, ImVec2(a.x + cw * static_cast<float>(std::min(sx, img.w - x)), a.y + ch * static_cast<float>(std::min(sy, img.h - y))), c);
     }
 }
 

@@ -19,6 +19,11 @@ std::string display_token(const std::string& text);
 // Chat text: the marker to a space, newlines kept.
 std::string display_text(const std::string& text);
 std::string human_bytes(double bytes);
+// The monospace font for code blocks: DejaVu Sans Mono (Debian's fonts-dejavu-core, Bitstream Vera
+// licence) when installed, else ImGui's built-in ProggyClean. The shell calls add_mono_font while
+// it builds the atlas; mono_font() is null until then (text falls back to the default font).
+ImFont* add_mono_font(ImFontAtlas* atlas, float size_px);
+ImFont* mono_font();
 // A colour legend strip for heat_color between the two labels.
 void heat_legend(const char* lo, const char* hi, float width);
 
@@ -30,6 +35,7 @@ struct HeatmapImage {
   std::vector<uint32_t> rgba;  // [h, w] IM_COL32 colours (bytes R, G, B, A); alpha 0 = no cell
   ImTextureID texture = nullptr;
   bool dirty = true;           // rgba changed since the last upload
+  uint64_t key = 0;            // what the owner built it from (heat_grid's cache key)
   void resize(int width, int height) {
     w = width;
     h = height;
@@ -41,6 +47,8 @@ struct HeatmapImage {
 using TextureUpload = ImTextureID (*)(ImTextureID reuse, const uint32_t* rgba, int w, int h);
 void set_texture_upload(TextureUpload f);  // the shell's GL upload; null (default): rectangles
 bool textures_available();
+// The texture of `img`, uploaded when it changed (null without the shell's upload).
+ImTextureID heatmap_texture(HeatmapImage& img);
 // Draws `img` stretched over [p0, p1]: cell (x, y) covers 1/w x 1/h of it.
 void draw_heatmap(ImDrawList* dl, HeatmapImage& img, ImVec2 p0, ImVec2 p1);
 

@@ -218,6 +218,17 @@ void ChatController::set_message(TraceModel& tm, size_t index, Message m) {
 
 // ------------------------------------------------------------------------------------- chatting
 
+std::string ChatController::token_bytes(const StepRecord& r) const {
+  if (!engine_) return r.text;
+  const int32_t id = r.id;
+  return engine_->decode(std::span<const int32_t>(&id, 1));
+}
+
+std::function<std::string(int32_t)> ChatController::token_text() const {
+  if (!engine_) return {};
+  return engine_->token_text();
+}
+
 bool ChatController::idle_for_ui(TraceModel& tm) {
   if (busy_ || !engine_) return false;
   drain(tm);  // the worker is done: after this the TraceModel holds exactly the engine's history
@@ -253,7 +264,7 @@ void ChatController::truncate_both(TraceModel& tm, size_t n) {
     const size_t last = tm.messages().size() - 1;
     Message m = tm.messages()[last];
     m.text.clear();
-    for (int32_t t = m.first_token; t < m.end_token; ++t) m.text += tm.token(static_cast<size_t>(t)).text;
+    for (int32_t t = m.first_token; t < m.end_token; ++t) m.text += token_bytes(tm.token(static_cast<size_t>(t)));
     set_message(tm, last, m);
   }
   if (recorder_) recorder_->truncate(static_cast<int32_t>(n));
@@ -396,7 +407,7 @@ size_t ChatController::drain(TraceModel& tm) {
       Message msg = tm.messages()[static_cast<size_t>(m)];
       if (msg.end_token <= msg.first_token) msg.first_token = pos;
       msg.end_token = pos + 1;
-      msg.text += r.text;
+      msg.text += token_bytes(r);  // the real text: StepRecord::text is the display form (\n as two characters)
       tm.append(std::move(r));
       set_message(tm, static_cast<size_t>(m), std::move(msg));
     } else {

@@ -84,6 +84,8 @@ class ChatController {
 
   // Moves finished records into `tm`, grows their messages and records them; returns how many arrived.
   size_t drain(TraceModel& tm);
+  // Display text of any token id under the loaded model's tokenizer (for the fork menu); empty without a model.
+  std::function<std::string(int32_t)> token_text() const;
   double tokens_per_s() const { return tokens_per_s_; }
 
  private:
@@ -99,6 +101,8 @@ class ChatController {
   void ensure_recorder(const TraceModel& tm);
   void flush_dirty_messages(const TraceModel& tm);
   std::vector<ChatMessage> conversation(const TraceModel& tm) const;
+  // A token's bytes as the tokenizer decodes them: what message text is made of.
+  std::string token_bytes(const StepRecord& r) const;
 
   std::unique_ptr<ChatEngine> engine_;  // used by the worker; replaced only between tasks
   SpscQueue<StepRecord> ring_{512};

@@ -56,6 +56,10 @@ class ChatEngine {
   Turn encode_turn(std::span<const int32_t> history, const std::string& system, std::span<const ChatMessage> previous,
                    const std::string& user, bool plain) const;
   std::string decode(std::span<const int32_t> ids) const;
+  // Display text of a token id (Tokenizer::token_display); the function keeps the tokenizer alive.
+  std::function<std::string(int32_t)> token_text() const {
+    return [t = tokenizer_](int32_t id) { return t ? t->token_display(id) : std::string(); };
+  }
   int32_t eos_id() const;
 
   // Worker thread only.

@@ -16,6 +16,7 @@
 #include <stb/stb_image_write.h>
 
 #include "engine/error.h"
+#include "views/kv_figures.h"
 #include "views/synthetic_trace.h"
 #include "views/widgets.h"
 
@@ -80,6 +81,7 @@ void GuiApp::rebuild_fonts() {
     io.Fonts->AddFontDefault(&fc);
     if (!fs::exists(kCjkFont, ec)) spdlog::get("gui") ? spdlog::get("gui")->info("no CJK font; using ImGui's default") : void();
   }
+  views::add_mono_font(io.Fonts, size);  // code blocks in the chat
   io.Fonts->Build();
   ImGuiStyle style;
   ImGui::StyleColorsDark(&style);
@@ -300,6 +302,8 @@ void GuiApp::draw() {
   st_.chat.live = live_;
   update_status();
   st_.sessions.compare_model = st_.sessions.compare >= 0 ? &compare_tm_ : nullptr;
+  st_.sessions.open = live_ ? -1 : shown_session_;
+  st_.token_text = live_ ? chat_.token_text() : nullptr;  // a replayed session may come from another model
 
   ImGuiIO& io = ImGui::GetIO();
   if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) st_.locked_token = -1;
@@ -449,9 +453,8 @@ void GuiApp::draw_status_bar() {
     ImGui::SameLine();
   }
   const size_t shown = views::visible_tokens(tm_, st_);
-  const uint64_t kv = shown == 0 ? 0 : tm_.token(shown - 1).kv_bytes;
-  ImGui::Text("model: %s | backend: %s | %.1f tok/s | KV %s | %zu tokens |", s.model.c_str(), s.backend.empty() ? "-" : s.backend.c_str(),
-              s.tokens_per_s, views::human_bytes(static_cast<double>(kv)).c_str(), tm_.size());
+  ImGui::Text("model: %s | backend: %s | %.1f tok/s | %s | %zu tokens |", s.model.c_str(), s.backend.empty() ? "-" : s.backend.c_str(),
+              s.tokens_per_s, views::kv_shown(tm_, shown).text().c_str(), tm_.size());
   ImGui::SameLine();
   const bool failed = s.record_text.rfind("not recording:", 0) == 0;
   ImGui::TextColored(s.recording ? ImVec4(1, 0.45f, 0.4f, 1) : failed ? ImVec4(1, 0.7f, 0.3f, 1) : ImVec4(0.7f, 0.7f, 0.7f, 1), "%s%s",
@@ -767,10 +770,8 @@ bool GuiApp::step_script() {
         return true;
       }
       if (v == "synthetic") {
-        views::SyntheticOptions o;
-        o.n_tokens = num(0);
         chat_.detach(tm_);
-        views::fill_synthetic(tm_, views::demo_config(), o);
+        views::fill_synthetic_named(tm_, c.args.size() > 1 ? c.args[1] : "demo", num(0));
         live_ = false;
         shown_session_ = -1;
       } else if (v == "title") {

@@ -2,7 +2,8 @@
 // the Xvfb test and for making teaching material. One command per line, '#' starts a comment:
 //
 //   load_model demo | PATH      open a model folder (demo = the bundled model); waits for the load
-//   synthetic N                 a synthetic session of N tokens (no model)
+//   synthetic N [demo|v2-lite|v3]  a synthetic session of N tokens (no model) with the demo model's,
+//                               DeepSeek-V2-Lite's or DeepSeek-V3's counts (views/synthetic_trace.h)
 //   prompt TEXT                 send a chat turn (\n = newline); `wait_idle` waits for the answer
 //   wait_idle | wait N          wait for generation to finish | N frames
 //   select_token N | lock_token N | select_layer N | range A B | replay_position N

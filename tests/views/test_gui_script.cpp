@@ -33,6 +33,9 @@ TEST(GuiScript, RefusesWithFileAndLine) {
   EXPECT_EQ(message("lock_token seven\n"), "[script] t.script:1: 'lock_token' wants integers, got 'seven'");
   EXPECT_EQ(message("range 1\n"), "[script] t.script:1: 'range' takes 2 argument(s), got 1");
   EXPECT_EQ(message("tour mla-saves two\n"), "[script] t.script:1: 'tour' step must be an integer, got 'two'");
+  EXPECT_EQ(message("synthetic 100 v4\n"), "[script] t.script:1: 'synthetic' takes a token count and optionally demo | v2-lite | v3");
+  EXPECT_EQ(message("synthetic many\n"), "[script] t.script:1: 'synthetic' takes a token count and optionally demo | v2-lite | v3");
+  EXPECT_EQ(parse_script("synthetic 2000 v3\n", "t.script")[0].args, (std::vector<std::string>{"2000", "v3"}));
 }
 
 TEST(GuiScript, ChatVerbsAndPromptEscapes) {

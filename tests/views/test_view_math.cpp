@@ -28,6 +28,9 @@ TEST(LoadStats, BalancedAndSkewed) {
   EXPECT_NEAR(s.cv, std::sqrt(3.0), 1e-12);
   EXPECT_EQ(s.argmax, 0);
   EXPECT_DOUBLE_EQ(load_stats(std::vector<double>{0, 0}).cv, 0.0);  // no load: no division by zero
+  // A 0-token session has no busiest expert (it used to report the last one, "e15").
+  EXPECT_EQ(load_stats(std::vector<double>(16, 0.0)).argmax, -1);
+  EXPECT_EQ(load_stats(std::vector<double>{0, 0, 1, 0}).argmax, 2);
 }
 
 ModelConfig router_config(TopkMethod m, int n_group, int topk_group, int k) {
@@ -106,17 +109,23 @@ TEST(Colors, ExpertSetColourFollowsTheSet) {
   one.k = 1;
   one.expert[0] = 5;
   one.weight[0] = 1.0f;
-  const Rgb a = expert_set_color(one, 16), b = expert_color(5, 16);
-  const float ha = std::atan2(std::sqrt(3.0f) * (a.g - a.b), 2 * a.r - a.g - a.b);
-  const float hb = std::atan2(std::sqrt(3.0f) * (b.g - b.b), 2 * b.r - b.g - b.b);
-  EXPECT_NEAR(ha, hb, 1e-3);
+  const Rgb a = expert_set_color(one, 16, 4), b = expert_color(5, 16, 4);
+  EXPECT_NEAR(a.r, b.r, 2e-3);
+  EXPECT_NEAR(a.g, b.g, 2e-3);
+  EXPECT_NEAR(a.b, b.b, 2e-3);
   RouteRow x, y;
   x.k = y.k = 2;
   x.expert[0] = 3; x.weight[0] = 0.6f; x.expert[1] = 9; x.weight[1] = 0.4f;
   y.expert[0] = 9; y.weight[0] = 0.4f; y.expert[1] = 3; y.weight[1] = 0.6f;
-  EXPECT_EQ(to_abgr(expert_set_color(x, 16)), to_abgr(expert_set_color(y, 16)));
+  EXPECT_EQ(to_abgr(expert_set_color(x, 16, 4)), to_abgr(expert_set_color(y, 16, 4)));
   // Distinct experts get distinct colours.
-  EXPECT_NE(to_abgr(expert_color(0, 16)), to_abgr(expert_color(1, 16)));
+  EXPECT_NE(to_abgr(expert_color(0, 16, 4)), to_abgr(expert_color(1, 16, 4)));
+  // A set spread over opposing colours has less chroma than either of its experts.
+  RouteRow spread;
+  spread.k = 2;
+  spread.expert[0] = 0; spread.weight[0] = 0.5f; spread.expert[1] = 9; spread.weight[1] = 0.5f;
+  auto chroma = [](Rgb c) { const Lab l = rgb_to_lab(c); return std::hypot(l.a, l.b); };
+  EXPECT_LT(chroma(expert_set_color(spread, 16, 4)), std::min(chroma(expert_color(0, 16, 4)), chroma(expert_color(9, 16, 4))));
 }
 
 TEST(Attention, HeadAverageAndParts) {

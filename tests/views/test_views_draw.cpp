@@ -6,6 +6,9 @@
 #include <imgui.h>
 #include <imgui_internal.h>
 
+#include <string>
+
+#include "engine/error.h"
 #include "views/synthetic_trace.h"
 #include "views/view_math.h"
 #include "views/views.h"
@@ -91,7 +94,8 @@ TEST_F(Headless, SyntheticSessionInEveryViewMode) {
     for (int head : {-1, 0, 3}) {
       st.attention.part = p;
       st.attention.head = head;
-      st.attention.zoom = head == 3 ? 8.0f : 1.0f;
+      st.attention.view.x.zoom = st.attention.view.y.zoom = head == 3 ? 8.0f : 1.0f;
+      st.attention.all_heads = head == 0;
       draw_all(tm, st, 1);
     }
   st.routing.solo = 4;
@@ -121,6 +125,156 @@ TEST_F(Headless, LongSessionWithClipping) {
   draw_all(tm, st, 2);
   // The token x expert matrix and the strip clip: far fewer vertices than one quad per cell.
   EXPECT_LT(ImGui::GetDrawData()->TotalVtxCount, 4000 * 16 * 4);
+}
+
+// Every panel at DeepSeek's real counts: V2-Lite (27 layers, 64 experts top-6, no groups, 16 heads)
+// and V3 (61 layers, 256 experts in 8 groups, top-8 of 4 groups, 128 heads), in every view mode.
+TEST_F(Headless, DeepSeekCountsInEveryViewMode) {
+  for (const char* name : {"v2-lite", "v3"}) {
+    TraceModel tm;
+    fill_synthetic_named(tm, name, 150);
+    const uint64_t version = tm.version();
+    ViewState st;
+    st.locked_token = 100;
+    st.attention.layer = 3;
+    for (int tab = 0; tab < 3; ++tab) {
+      st.routing.select_tab = tab;
+      draw_all(tm, st, 2);
+    }
+    st.routing.token_grid.x.zoom = 8.0f;
+    st.routing.matrix_grid.y.zoom = 4.0f;
+    st.routing.select_tab = 1;
+    st.attention.all_heads = true;
+    st.strip.color = ChipColor::ExpertSet;
+    for (int b = 0; b < 5; ++b) {
+      st.kv.baseline = b;
+      draw_all(tm, st, 1);
+    }
+    st.replay_position = 0;
+    draw_all(tm, st, 1);
+    EXPECT_EQ(tm.version(), version) << name;
+    EXPECT_TRUE(st.actions.empty()) << name;
+  }
+}
+
+TEST(SyntheticTrace, FixturesHaveDeepSeekCounts) {
+  const ModelConfig lite = synthetic_config("v2-lite");
+  EXPECT_EQ(lite.num_hidden_layers, 27);
+  EXPECT_EQ(lite.n_moe_layers(), 26);  // first 1 dense
+  EXPECT_EQ(lite.n_routed_experts, 64);
+  EXPECT_EQ(lite.num_experts_per_tok, 6);
+  EXPECT_EQ(lite.n_shared_experts, 2);
+  EXPECT_EQ(lite.num_attention_heads, 16);
+  EXPECT_EQ(lite.latent_cache_dim(), 576);
+  const ModelConfig v3 = synthetic_config("v3");
+  EXPECT_EQ(v3.num_hidden_layers, 61);
+  EXPECT_EQ(v3.n_moe_layers(), 58);  // first 3 dense
+  EXPECT_EQ(v3.n_routed_experts, 256);
+  EXPECT_EQ(v3.n_group, 8);
+  EXPECT_EQ(v3.topk_group, 4);
+  EXPECT_EQ(v3.num_experts_per_tok, 8);
+  EXPECT_EQ(v3.n_shared_experts, 1);
+  EXPECT_EQ(v3.num_attention_heads, 128);
+  EXPECT_THROW(synthetic_config("v4"), Error);
+
+  // V3 routing in the fixture obeys group-limited top-8: 4 groups kept, every chosen expert in one.
+  TraceModel tm;
+  fill_synthetic_named(tm, "v3", 40);
+  ASSERT_EQ(tm.n_moe_layers(), 58);
+  for (size_t t = 0; t < tm.size(); ++t)
+    for (int layer : tm.moe_layers()) {
+      const RouteRow* r = tm.route(t, layer);
+      ASSERT_NE(r, nullptr);
+      ASSERT_EQ(r->k, 8);
+      EXPECT_EQ(__builtin_popcountll(r->kept_groups), 4);
+      for (int i = 0; i < r->k; ++i) EXPECT_TRUE((r->kept_groups >> (r->expert[i] / 32)) & 1u);
+    }
+  // Attention as a RoutingAttention run at that scale: 4 layers, 128 heads.
+  ASSERT_NE(tm.attention(5, 60), nullptr);
+  EXPECT_EQ(tm.attention(5, 60)->n_heads, 128);
+  EXPECT_EQ(tm.attention(5, 1), nullptr);
+  EXPECT_EQ(tm.meta().kv_dtype, "bf16");
+}
+
+namespace {
+// Text one panel printed (ImGui's text log) in one frame.
+std::string panel_text(const TraceModel& tm, ViewState& st, void (*draw)(const TraceModel&, ViewState&)) {
+  std::string out;
+  for (int f = 0; f < 2; ++f) {
+    ImGui::NewFrame();
+    ImGui::SetNextWindowSize(ImVec2(700, 900));
+    ImGui::Begin("panel");
+    ImGui::LogToBuffer();
+    draw(tm, st);
+    out = ImGui::GetCurrentContext()->LogBuffer.c_str();
+    ImGui::LogFinish();
+    ImGui::End();
+    ImGui::Render();
+  }
+  return out;
+}
+}  // namespace
+
+// Defects from issue 13: a 0-token session named a busiest expert ("e15"); the sessions browser
+// did not mark the open session.
+TEST_F(Headless, NoTokensNoBusiestExpertAndTheOpenSessionIsMarked) {
+  TraceModel empty;
+  SessionMeta meta;
+  meta.config = demo_config();
+  empty.reset(meta);
+  ViewState st;
+  st.routing.select_tab = 2;
+  const std::string load = panel_text(empty, st, draw_routing);
+  EXPECT_NE(load.find("- (no tokens)"), std::string::npos) << load;
+  EXPECT_EQ(load.find("e15"), std::string::npos) << load;
+
+  st.sessions.list = {SessionSummary{"first", "demo", "today", "x", 12}, SessionSummary{"second", "demo", "today", "x", 1234}};
+  st.sessions.open = 1;
+  const std::string list = panel_text(empty, st, draw_sessions);
+  EXPECT_NE(list.find("> second  (open)"), std::string::npos) << list;
+  EXPECT_EQ(list.find("> first"), std::string::npos) << list;
+  EXPECT_NE(list.find("1,234"), std::string::npos) << "token counts with thousands separators";
+}
+
+// The fork menu's alternatives come as text with probabilities, also under greedy decoding (where
+// the sampler's own list holds only the chosen token).
+TEST_F(Headless, AlternativesAsTextUnderGreedy) {
+  SessionMeta meta;
+  meta.config = demo_config();
+  TraceModel tm;
+  tm.reset(meta);
+  for (int t = 0; t < 3; ++t) {
+    StepRecord r;
+    r.position = t;
+    r.id = 10 + t;
+    r.text = t == 0 ? "The" : t == 1 ? " river" : " ran";
+    if (t == 2) {
+      r.prob = 1.0f;
+      r.raw_prob = 0.6f;
+      r.top_raw = {{12, 0.6f}, {11, 0.3f}, {99, 0.1f}};
+      r.top_sampled = {{12, 1.0f}};  // greedy
+    }
+    tm.append(r);
+  }
+  ViewState st;
+  st.token_text = [](int32_t id) { return id == 99 ? std::string(" flowed") : id == 11 ? std::string(" river") : std::string(" ran"); };
+  const std::vector<Alternative> alts = fork_alternatives(tm, st, 2);
+  ASSERT_EQ(alts.size(), 3u);
+  EXPECT_EQ(alts[0].text, " ran");
+  EXPECT_TRUE(alts[0].chosen);
+  EXPECT_FLOAT_EQ(alts[0].p_model, 0.6f);
+  EXPECT_FLOAT_EQ(alts[0].p_sampler, 1.0f);
+  EXPECT_EQ(alts[2].text, " flowed");
+  EXPECT_FLOAT_EQ(alts[2].p_model, 0.1f);
+  EXPECT_FLOAT_EQ(alts[2].p_sampler, -1.0f);  // greedy cut it
+  EXPECT_FALSE(alts[2].chosen);
+  // Without a tokenizer the session's own tokens name the ids, else "id N".
+  ViewState bare;
+  EXPECT_EQ(fork_alternatives(tm, bare, 2)[1].text, " river");
+  EXPECT_EQ(fork_alternatives(tm, bare, 2)[2].text, "id 99");
+  // The tooltip and fork popup draw this table without unbalancing anything.
+  st.locked_token = 2;
+  draw_all(tm, st, 1);
 }
 
 // The synthetic routing must follow the same rule the views explain: chosen experts are the
