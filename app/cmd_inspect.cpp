@@ -58,7 +58,7 @@ void run_inspect(const InspectArgs& a) {
     if (a.json) j = attention_json(tm, pos, layer, a.head, a.top);
     else text = render_attention_text(tm, pos, layer, a.head, a.top, m);
   }
-  if (a.json) std::printf("%s\n", j.dump(2).c_str());
+  if (a.json) std::printf("%s\n", dump_json(j).c_str());
   else std::fputs(text.c_str(), stdout);
 }
 

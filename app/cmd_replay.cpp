@@ -64,7 +64,7 @@ void run_replay(const ReplayArgs& a) {
       toks.push_back(o);
     }
     j["tokens"] = toks;
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j).c_str());
     return;
   }
   const ColorMode m = detect_color_mode(1);

@@ -18,6 +18,8 @@
 #include "sessions/reader.h"
 #include "sessions/session_db.h"
 #include "sessions/verify.h"
+#include "terminal_session.h"
+#include "terminal_views.h"
 
 // verify needs Model::load, which arrives with the loader (engine/weights/safetensors.*).
 #if __has_include("engine/weights/safetensors.h")
@@ -83,7 +85,7 @@ void run_list(const SessionsArgs& a) {
       j.push_back({{"id", s.id}, {"title", s.title}, {"created_unix", s.created_unix}, {"model", s.model_name},
                    {"model_path", s.model_path}, {"backend", s.backend}, {"capture", to_string(s.capture)},
                    {"tokens", s.n_tokens}, {"generated", s.n_generated}, {"messages", s.n_messages}});
-    std::printf("%s\n", j.dump(2).c_str());
+    std::printf("%s\n", dump_json(j).c_str());
     return;
   }
   if (list.empty()) {
@@ -100,7 +102,7 @@ TraceModel load(const SessionsArgs& a, fs::path* db_out = nullptr) {
   const fs::path db = sessions::resolve_session_db(a.db);
   const sessions::SessionReader reader(db);
   TraceModel tm;
-  reader.load(a.id, tm);
+  report_load_problems(reader.load(a.id, tm));
   if (db_out) *db_out = db;
   return tm;
 }

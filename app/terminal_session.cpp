@@ -1,6 +1,8 @@
 // app/terminal_session.cpp — see terminal_session.h.
 #include "terminal_session.h"
 
+#include <cstdio>
+
 #include "engine/error.h"
 #include "sessions/reader.h"
 #include "sessions/session_db.h"
@@ -28,7 +30,11 @@ void load_session(const std::filesystem::path& session_db, const std::string& se
     if (!reader.exists(id))
       fail(where, db.string(), "has no session " + std::to_string(id) + " (mlascope sessions list shows them)");
   }
-  reader.load(id, tm);
+  report_load_problems(reader.load(id, tm));
+}
+
+void report_load_problems(const std::vector<std::string>& problems) {
+  for (const std::string& p : problems) std::fprintf(stderr, "mlascope: warning: %s\n", p.c_str());
 }
 
 }  // namespace mlascope::app

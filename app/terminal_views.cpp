@@ -356,6 +356,8 @@ json attention_json(const TraceModel& tm, size_t pos, int layer, int head, int k
   return j;
 }
 
+std::string dump_json(const json& j, int indent) { return j.dump(indent, ' ', false, json::error_handler_t::replace); }
+
 std::string printable_token(const std::string& text) {
   std::string out;
   for (unsigned char ch : text) {

@@ -65,4 +65,8 @@ std::string render_transcript(const TraceModel& tm, int layer, ColorMode m, size
 // Make a token's display text safe to print: control characters shown as escapes, newlines kept.
 std::string printable_token(const std::string& text);
 
+// JSON for scripts (--json): text from sessions may hold bytes that are not UTF-8 (a token cut in
+// the middle of a character, a crafted file); they become U+FFFD instead of a nlohmann type_error.
+std::string dump_json(const nlohmann::json& j, int indent = 2);
+
 }  // namespace mlascope::app

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "error.h"
+#include "json_limits.h"
 
 namespace mlascope {
 
@@ -110,13 +111,8 @@ ModelConfig ModelConfig::from_file(const std::filesystem::path& path) {
   return from_json_text(ss.str(), path.string());
 }
 
-ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& src) {
-  json j;
-  try {
-    j = json::parse(text);
-  } catch (const json::exception& e) {
-    fail("config", src, std::string("malformed JSON: ") + e.what());
-  }
+ModelConfig ModelConfig::from_json_text(const std::string& text, const std::string& src) try {
+  const json j = parse_json_bounded(text, "config", src);
   if (!j.is_object()) fail("config", src, "top level must be a JSON object");
   Reader r{j, src};
   ModelConfig c;
@@ -200,6 +196,9 @@ ModelConfig ModelConfig::from_json_text(const std::string& text, const std::stri
   }
   c.validate(src);
   return c;
+} catch (const json::exception& e) {
+  // Every field is type-checked by Reader; a nlohmann exception is a check it missed.
+  fail("config", src, std::string("unexpected JSON: ") + e.what());
 }
 
 void ModelConfig::validate(const std::string& src) const {

@@ -123,52 +123,60 @@ std::optional<std::string> hf_to_gguf(std::string_view name, int* expert_out) {
 
 namespace mlascope {
 
-std::vector<std::pair<std::string, std::vector<int64_t>>> hf_tensor_shapes(const ModelConfig& c) {
-  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+bool for_each_hf_tensor(const ModelConfig& c, const HfTensorVisitor& visit) {
   const int64_t D = c.hidden_size, H = c.num_attention_heads;
   const int64_t qk = c.qk_head_dim(), rank = c.kv_lora_rank, rope = c.qk_rope_head_dim;
-  out.push_back({"model.embed_tokens.weight", {c.vocab_size, D}});
+  if (!visit("model.embed_tokens.weight", {c.vocab_size, D})) return false;
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const std::string p = "model.layers." + std::to_string(l) + ".";
-    out.push_back({p + "input_layernorm.weight", {D}});
+    if (!visit(p + "input_layernorm.weight", {D})) return false;
     if (c.has_q_lora()) {
-      out.push_back({p + "self_attn.q_a_proj.weight", {c.q_lora_rank, D}});
-      out.push_back({p + "self_attn.q_a_layernorm.weight", {c.q_lora_rank}});
-      out.push_back({p + "self_attn.q_b_proj.weight", {H * qk, c.q_lora_rank}});
+      if (!visit(p + "self_attn.q_a_proj.weight", {c.q_lora_rank, D})) return false;
+      if (!visit(p + "self_attn.q_a_layernorm.weight", {c.q_lora_rank})) return false;
+      if (!visit(p + "self_attn.q_b_proj.weight", {H * qk, c.q_lora_rank})) return false;
     } else {
-      out.push_back({p + "self_attn.q_proj.weight", {H * qk, D}});
+      if (!visit(p + "self_attn.q_proj.weight", {H * qk, D})) return false;
     }
-    out.push_back({p + "self_attn.kv_a_proj_with_mqa.weight", {rank + rope, D}});
-    out.push_back({p + "self_attn.kv_a_layernorm.weight", {rank}});
-    out.push_back({p + "self_attn.kv_b_proj.weight", {H * (c.qk_nope_head_dim + c.v_head_dim), rank}});
-    out.push_back({p + "self_attn.o_proj.weight", {D, H * c.v_head_dim}});
-    out.push_back({p + "post_attention_layernorm.weight", {D}});
+    if (!visit(p + "self_attn.kv_a_proj_with_mqa.weight", {rank + rope, D})) return false;
+    if (!visit(p + "self_attn.kv_a_layernorm.weight", {rank})) return false;
+    if (!visit(p + "self_attn.kv_b_proj.weight", {H * (c.qk_nope_head_dim + c.v_head_dim), rank})) return false;
+    if (!visit(p + "self_attn.o_proj.weight", {D, H * c.v_head_dim})) return false;
+    if (!visit(p + "post_attention_layernorm.weight", {D})) return false;
     if (!c.is_moe_layer(l)) {
       const int64_t ff = c.intermediate_size;
-      out.push_back({p + "mlp.gate_proj.weight", {ff, D}});
-      out.push_back({p + "mlp.up_proj.weight", {ff, D}});
-      out.push_back({p + "mlp.down_proj.weight", {D, ff}});
+      if (!visit(p + "mlp.gate_proj.weight", {ff, D})) return false;
+      if (!visit(p + "mlp.up_proj.weight", {ff, D})) return false;
+      if (!visit(p + "mlp.down_proj.weight", {D, ff})) return false;
       continue;
     }
     const int64_t ff = c.moe_intermediate_size;
-    out.push_back({p + "mlp.gate.weight", {c.n_routed_experts, D}});
-    if (c.topk_method == TopkMethod::NoauxTc)
-      out.push_back({p + "mlp.gate.e_score_correction_bias", {c.n_routed_experts}});
+    if (!visit(p + "mlp.gate.weight", {c.n_routed_experts, D})) return false;
+    if (c.topk_method == TopkMethod::NoauxTc && !visit(p + "mlp.gate.e_score_correction_bias", {c.n_routed_experts}))
+      return false;
     for (int e = 0; e < c.n_routed_experts; ++e) {
       const std::string x = p + "mlp.experts." + std::to_string(e) + ".";
-      out.push_back({x + "gate_proj.weight", {ff, D}});
-      out.push_back({x + "up_proj.weight", {ff, D}});
-      out.push_back({x + "down_proj.weight", {D, ff}});
+      if (!visit(x + "gate_proj.weight", {ff, D})) return false;
+      if (!visit(x + "up_proj.weight", {ff, D})) return false;
+      if (!visit(x + "down_proj.weight", {D, ff})) return false;
     }
     if (c.n_shared_experts > 0) {
       const int64_t sff = c.shared_intermediate_size();
-      out.push_back({p + "mlp.shared_experts.gate_proj.weight", {sff, D}});
-      out.push_back({p + "mlp.shared_experts.up_proj.weight", {sff, D}});
-      out.push_back({p + "mlp.shared_experts.down_proj.weight", {D, sff}});
+      if (!visit(p + "mlp.shared_experts.gate_proj.weight", {sff, D})) return false;
+      if (!visit(p + "mlp.shared_experts.up_proj.weight", {sff, D})) return false;
+      if (!visit(p + "mlp.shared_experts.down_proj.weight", {D, sff})) return false;
     }
   }
-  out.push_back({"model.norm.weight", {D}});
-  if (!c.tie_word_embeddings) out.push_back({"lm_head.weight", {c.vocab_size, D}});
+  if (!visit("model.norm.weight", {D})) return false;
+  if (!c.tie_word_embeddings && !visit("lm_head.weight", {c.vocab_size, D})) return false;
+  return true;
+}
+
+std::vector<std::pair<std::string, std::vector<int64_t>>> hf_tensor_shapes(const ModelConfig& c) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> out;
+  for_each_hf_tensor(c, [&](const std::string& name, const std::vector<int64_t>& shape) {
+    out.emplace_back(name, shape);
+    return true;
+  });
   return out;
 }
 

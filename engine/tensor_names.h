@@ -35,6 +35,7 @@ std::optional<std::string> hf_to_gguf(std::string_view hf_name, int* expert_out 
 }  // namespace mlascope
 
 #include <cstdint>
+#include <functional>
 #include <utility>
 #include <vector>
 
@@ -45,5 +46,12 @@ struct ModelConfig;
 // Every HF tensor the config implies, with its [out_features, in_features] (or [n]) shape, in
 // file order (embeddings, layers, final norm, lm_head). Used to check a load is complete.
 std::vector<std::pair<std::string, std::vector<int64_t>>> hf_tensor_shapes(const ModelConfig& c);
+
+// The same tensors, in the same order, one at a time without building the list; stops (returns
+// false) when `visit` does. Loaders check with this: a 680-byte GGUF declaring 1024 blocks of 65536
+// experts implies 200 million tensors, and the list alone cost 2.5 GB before the first missing one
+// was named.
+using HfTensorVisitor = std::function<bool(const std::string& name, const std::vector<int64_t>& shape)>;
+bool for_each_hf_tensor(const ModelConfig& c, const HfTensorVisitor& visit);
 
 }  // namespace mlascope

@@ -120,17 +120,20 @@ std::vector<float> decode_scores(std::span<const uint8_t> b) {
   Cursor c(b, "scores");
   const auto f = static_cast<ScoreFormat>(c.get<uint8_t>());
   const uint32_t n = c.get<uint32_t>();
+  if (f != ScoreFormat::F16 && f != ScoreFormat::F32)
+    throw Error("[sessions] scores blob has unknown format " + std::to_string(static_cast<int>(f)));
+  // The stored count is checked against the bytes that are there before anything is allocated:
+  // a 2^29 count in a 9-byte blob once cost 2.1 GB and 26 s before its error.
+  const size_t width = f == ScoreFormat::F16 ? 2 : 4;
+  if (size_t{n} * width != b.size() - 5)
+    throw Error("[sessions] scores blob declares " + std::to_string(n) + " values but holds " +
+                std::to_string((b.size() - 5) / width));
   std::vector<float> out(n);
   if (f == ScoreFormat::F16) {
-    c.need(size_t{n} * 2);
     for (float& x : out) x = f16_to_f32(c.get<uint16_t>());
-  } else if (f == ScoreFormat::F32) {
-    c.need(size_t{n} * 4);
-    for (float& x : out) x = c.get<float>();
   } else {
-    throw Error("[sessions] scores blob has unknown format " + std::to_string(static_cast<int>(f)));
+    for (float& x : out) x = c.get<float>();
   }
-  if (!c.done()) throw Error("[sessions] scores blob has trailing bytes");
   return out;
 }
 
@@ -176,10 +179,14 @@ Bytes encode_attention_topk(std::span<const float> probs, int n_heads, int n_key
 }
 
 std::vector<float> decode_attention_topk(std::span<const uint8_t> b, int n_heads, int n_keys, int k) {
+  if (n_heads <= 0 || n_keys <= 0 || k <= 0)
+    throw Error("[sessions] top-k attention row has n_heads " + std::to_string(n_heads) + ", n_keys " +
+                std::to_string(n_keys) + ", top_k " + std::to_string(k) + " (all must be positive)");
   const int kk = std::min(k, n_keys);
-  if (b.size() != static_cast<size_t>(n_heads) * static_cast<size_t>(kk) * 6)
+  const size_t want = static_cast<size_t>(n_heads) * static_cast<size_t>(kk) * 6;
+  if (b.size() != want)
     throw Error("[sessions] top-k attention blob holds " + std::to_string(b.size()) + " bytes, expected " +
-                std::to_string(static_cast<size_t>(n_heads) * static_cast<size_t>(kk) * 6));
+                std::to_string(want));
   std::vector<float> out(static_cast<size_t>(n_heads) * static_cast<size_t>(n_keys), 0.0f);
   Cursor c(b, "attention top-k");
   for (int h = 0; h < n_heads; ++h)
@@ -206,7 +213,13 @@ std::vector<std::vector<float>> decode_matrix(std::span<const uint8_t> b) {
   if (b.empty()) return {};
   Cursor c(b, "gate bias");
   const uint32_t rows = c.get<uint32_t>(), cols = c.get<uint32_t>();
-  c.need(size_t{rows} * cols * 4);
+  // Both sizes against the bytes present, before allocating: rows x cols values must be exactly
+  // the rest of the blob, and an empty row is not a shape anyone records (2^32 rows of 0 columns
+  // would allocate 96 GB of empty vectors from 8 bytes).
+  const size_t values = (b.size() - 8) / 4;
+  if ((b.size() - 8) % 4 != 0 || (rows == 0) != (cols == 0) || (cols != 0 && (rows > values / cols || size_t{rows} * cols != values)))
+    throw Error("[sessions] gate bias blob declares " + std::to_string(rows) + " x " + std::to_string(cols) +
+                " values but holds " + std::to_string(b.size() - 8) + " bytes");
   std::vector<std::vector<float>> m(rows, std::vector<float>(cols));
   for (auto& row : m)
     for (float& x : row) x = c.get<float>();

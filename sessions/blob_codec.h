@@ -1,6 +1,9 @@
 // sessions/blob_codec.h — the compact BLOB layouts of the session database (see SCHEMA.md).
 // Little-endian, no padding, a leading format byte so a later version can change a layout
-// without a table migration. Decoders validate lengths and throw Error (never read past the end).
+// without a table migration. Decoders validate lengths and throw Error (never read past the end),
+// and check every count stored in a blob against the blob's size before allocating from it. Sizes
+// stored outside the blob (attention n_heads/n_keys) are the caller's to check against the session
+// (sessions/reader.cpp: n_keys <= position + 1, n_heads = the config's heads).
 #pragma once
 #include <cstdint>
 #include <span>

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_limits.h"
 
 namespace mlascope::sessions {
 
@@ -25,6 +26,17 @@ std::string num(float v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
   return buf;
+}
+
+// JSON text kept in a session (config, sampler settings) embedded as JSON; text that is not JSON,
+// or nests deeper than the reader allows, is embedded as a string instead of breaking the export.
+nlohmann::json embedded_json(const std::string& text) {
+  if (text.empty()) return nullptr;
+  if (json_depth_exceeded_at(text) == std::string_view::npos) {
+    nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+    if (!j.is_discarded()) return j;
+  }
+  return text;
 }
 
 nlohmann::json top_json(const std::vector<TopEntry>& top) {
@@ -49,14 +61,14 @@ void export_json(const TraceModel& tm, std::ostream& os) {
                   {"notes", m.notes},               {"gate_bias", m.gate_bias},
                   {"kv_dtype", m.kv_dtype},         {"server_url", m.server_url},
                   {"server_model", m.server_model}};
-  j["session"]["config"] = m.config_json.empty() ? json(nullptr) : json::parse(m.config_json, nullptr, false);
-  j["session"]["sampler"] = m.sampler_json.empty() ? json(nullptr) : json::parse(m.sampler_json, nullptr, false);
+  j["session"]["config"] = embedded_json(m.config_json);
+  j["session"]["sampler"] = embedded_json(m.sampler_json);
   j["moe_layers"] = std::vector<int>(tm.moe_layers().begin(), tm.moe_layers().end());
   json msgs = json::array();
   for (const Message& msg : tm.messages())
   {
     json jm = {{"role", msg.role}, {"text", msg.text}, {"first_token", msg.first_token}, {"end_token", msg.end_token}};
-    if (!msg.sampler_json.empty()) jm["sampler"] = json::parse(msg.sampler_json, nullptr, false);
+    if (!msg.sampler_json.empty()) jm["sampler"] = embedded_json(msg.sampler_json);
     msgs.push_back(std::move(jm));
   }
   j["messages"] = std::move(msgs);
@@ -102,7 +114,9 @@ void export_json(const TraceModel& tm, std::ostream& os) {
     toks.push_back(std::move(t));
   }
   j["tokens"] = std::move(toks);
-  os << j.dump(1) << '\n';
+  // Token text is bytes (a token may end inside a UTF-8 character; a shared file may hold anything):
+  // what is not UTF-8 is written as U+FFFD rather than failing the export.
+  os << j.dump(1, ' ', false, json::error_handler_t::replace) << '\n';
 }
 
 void export_tokens_csv(const TraceModel& tm, std::ostream& os) {

@@ -15,6 +15,9 @@ class Database;
 
 namespace mlascope::sessions {
 
+// Lines load() returns at most; the last one says how many more records were skipped.
+constexpr size_t kMaxLoadProblems = 50;
+
 struct SessionSummary {
   int64_t id = -1;
   std::string title;
@@ -48,8 +51,13 @@ class SessionReader {
   const std::filesystem::path& path() const { return path_; }
   std::vector<SessionSummary> list(const SessionQuery& q = {}) const;  // newest first
   bool exists(int64_t id) const;
-  // Rebuilds the whole session into `tm` (reset first). Throws Error for an unknown id or unreadable rows.
-  void load(int64_t id, TraceModel& tm) const;
+  // Rebuilds the whole session into `tm` (reset first). A session file is shared data: every record
+  // is checked against the session (sizes against the config and the position, blobs against their
+  // own length) and a record that fails is skipped, the rest of the session still loading. Returns
+  // one line per skipped record (at most kMaxLoadProblems, then a count), e.g.
+  //   "[sessions] FILE: session 3, position 17, attention layer 2: n_keys 900 is past position + 1 (18); row skipped".
+  // Throws Error for an unknown id or a database SQLite cannot read.
+  std::vector<std::string> load(int64_t id, TraceModel& tm) const;
   // Reopens for writing and removes the session with all its rows; false when there was none.
   bool remove(int64_t id);
 

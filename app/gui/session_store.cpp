@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include <SQLiteCpp/SQLiteCpp.h>
+#include <spdlog/spdlog.h>
 
 #include "engine/error.h"
 #include "sessions/reader.h"
@@ -53,7 +54,9 @@ std::vector<StoredSession> list_stored_sessions(const std::vector<fs::path>& bun
 
 void load_stored_session(const StoredSession& s, TraceModel& into) {
   const sessions::SessionReader reader(s.db);
-  reader.load(s.id, into);
+  // Records a crafted or damaged file could not back are skipped by the reader; say which.
+  for (const std::string& p : reader.load(s.id, into))
+    if (auto log = spdlog::get("gui")) log->warn("{}", p);
 }
 
 int64_t store_bookmark(const fs::path& db, int64_t session_id, int32_t position, const std::string& note) {

@@ -6,6 +6,7 @@
 #include <pcre2.h>
 
 #include <algorithm>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -15,6 +16,14 @@
 namespace mlascope::tok {
 
 using nlohmann::json;
+
+// PCRE2 steps (its match limit unit) a piece may cost: kPieceBudgetBase + kPieceBudgetPerByte per
+// byte. Real tokenizer patterns use a few dozen per match; the first try of every match is charged
+// kFirstMatchLimit, at most one match starts per byte, so honest pieces stay far inside.
+constexpr uint64_t kFirstMatchLimit = 1000;
+constexpr uint64_t kPieceBudgetBase = 1u << 16;
+constexpr uint64_t kPieceBudgetPerByte = 4096;
+constexpr uint32_t kHeapLimitKiB = 1u << 20;  // 1 GiB
 
 class Regex {
  public:
@@ -37,22 +46,39 @@ class Regex {
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
 
-  // The next match at or after `offset`; false when there is none (or PCRE2 gave up, which only
-  // resource limits on pathological input can cause: the rest then stays one piece).
-  bool find(std::string_view s, size_t offset, pcre2_match_data* md, size_t& b, size_t& e) const {
+  enum class Found { Match, None, OverBudget };
+
+  // The next match at or after `offset`. Every call runs under a PCRE2 match limit charged to
+  // `budget`, the steps the caller allows for the whole piece: a first try with a small limit, then
+  // doubling limits while PCRE2 reports MATCHLIMIT, each try's limit charged in full. The steps
+  // PCRE2 really takes are at most what was charged, so a piece costs at most its budget, which is
+  // linear in its length: a catastrophically backtracking pattern from a tokenizer.json
+  // ("(?:(?:a|a){1,20}b)?." took 5-22 ms per character) ends in OverBudget instead.
+  Found find(std::string_view s, size_t offset, pcre2_match_data* md, pcre2_match_context* mc, uint64_t& budget,
+             size_t& b, size_t& e) const {
     const auto* subj = reinterpret_cast<PCRE2_SPTR>(s.data());
-    // The input was validated once up front, so PCRE2 need not re-check it on every piece.
-    int rc = jit_ ? pcre2_jit_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, nullptr)
-                  : pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, nullptr);
-    // The JIT's fixed stack can run out on very long pieces (a megabyte of spaces); the
-    // interpreter keeps its backtracking frames on the heap and gets through.
-    if (rc < 0 && rc != PCRE2_ERROR_NOMATCH && jit_)
-      rc = pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, nullptr);
-    if (rc < 0) return false;
+    uint64_t limit = kFirstMatchLimit;
+    int rc = PCRE2_ERROR_MATCHLIMIT;
+    while (rc == PCRE2_ERROR_MATCHLIMIT) {
+      if (budget == 0) return Found::OverBudget;
+      const uint64_t now = std::min(limit, budget);
+      pcre2_set_match_limit(mc, static_cast<uint32_t>(now));
+      budget -= now;
+      limit = std::min<uint64_t>(limit * 2, UINT32_MAX);
+      // The input was validated once up front, so PCRE2 need not re-check it on every piece.
+      rc = jit_ ? pcre2_jit_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, mc)
+                : pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK, md, mc);
+      // The JIT's fixed stack can run out on very long pieces (a megabyte of spaces); the
+      // interpreter keeps its backtracking frames on the heap and gets through.
+      if (rc == PCRE2_ERROR_JIT_STACKLIMIT)
+        rc = pcre2_match(code_, subj, s.size(), offset, PCRE2_NO_UTF_CHECK | PCRE2_NO_JIT, md, mc);
+    }
+    if (rc == PCRE2_ERROR_NOMATCH) return Found::None;
+    if (rc < 0) return Found::OverBudget;  // depth or heap limit: the same verdict
     const PCRE2_SIZE* ov = pcre2_get_ovector_pointer(md);
     b = ov[0];
     e = ov[1];
-    return true;
+    return Found::Match;
   }
 
  private:
@@ -60,8 +86,16 @@ class Regex {
   bool jit_ = false;
 };
 
-PreTokenizer::Scratch::Scratch() { match_data = pcre2_match_data_create(1, nullptr); }
-PreTokenizer::Scratch::~Scratch() { pcre2_match_data_free(static_cast<pcre2_match_data*>(match_data)); }
+PreTokenizer::Scratch::Scratch() {
+  match_data = pcre2_match_data_create(1, nullptr);
+  match_context = pcre2_match_context_create(nullptr);
+  // The interpreter's backtracking frames live on the heap; PCRE2's default cap is 20 GB.
+  pcre2_set_heap_limit(static_cast<pcre2_match_context*>(match_context), kHeapLimitKiB);
+}
+PreTokenizer::Scratch::~Scratch() {
+  pcre2_match_context_free(static_cast<pcre2_match_context*>(match_context));
+  pcre2_match_data_free(static_cast<pcre2_match_data*>(match_data));
+}
 
 namespace {
 
@@ -227,10 +261,20 @@ void PreTokenizer::run_impl(std::string_view piece, Scratch& s, size_t step, voi
     s.out.resize(steps.size());
   }
   auto* md = static_cast<pcre2_match_data*>(s.match_data);
+  auto* mc = static_cast<pcre2_match_context*>(s.match_context);
   std::vector<Scratch::Segment>& found = s.found[step];
   found.clear();
   size_t prev = 0, offset = 0, b = 0, e = 0;
-  while (offset <= piece.size() && st.regex->find(piece, offset, md, b, e)) {
+  uint64_t budget = kPieceBudgetBase + kPieceBudgetPerByte * piece.size();
+  for (;;) {
+    if (offset > piece.size()) break;
+    const Regex::Found f = st.regex->find(piece, offset, md, mc, budget, b, e);
+    if (f == Regex::Found::None) break;
+    if (f == Regex::Found::OverBudget)
+      fail("tokenizer", "pre-tokenizer " + st.description,
+           "the regex needs more than " + std::to_string(kPieceBudgetBase + kPieceBudgetPerByte * piece.size()) +
+               " backtracking steps on a piece of " + std::to_string(piece.size()) + " bytes (stopped at byte " +
+               std::to_string(offset) + "); the pattern backtracks catastrophically on this text");
     if (e == b) {  // empty match: contributes nothing; step over one character
       if (b >= piece.size()) break;
       offset = b + std::max<size_t>(1, utf8_step(piece.substr(b)).len);

@@ -38,7 +38,9 @@ struct PreTokenizer {
   struct Scratch;  // match data and per-step buffers, reused across pieces of one call
 
   // Calls emit(piece) for every final piece, in order. `text` must be valid UTF-8.
-  // Pieces are views into `text` or into `s.arena` (prefix spaces).
+  // Pieces are views into `text` or into `s.arena` (prefix spaces). Every regex runs under a step
+  // budget linear in the piece's length; a pattern that backtracks past it throws Error naming
+  // the step (no input costs more than linear time).
   template <class Emit>
   void run(std::string_view text, Scratch& s, Emit&& emit) const;
 
@@ -53,6 +55,7 @@ struct PreTokenizer::Scratch {
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
   void* match_data = nullptr;
+  void* match_context = nullptr;  // PCRE2 match/heap limits (see pre_tokenizer.cpp)
   struct Segment {
     size_t begin, end;
     bool is_match;

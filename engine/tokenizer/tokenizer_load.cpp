@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "engine/json_limits.h"
 #include "tokenizer.h"
 #include "tokenizer_impl.h"
 #include "unicode_util.h"
@@ -32,13 +33,7 @@ std::string read_file(const std::filesystem::path& p) {
   return text;
 }
 
-json parse_json(std::string_view text, const std::string& name) {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    fail(kWhere, name, std::string("malformed JSON: ") + e.what());
-  }
-}
+json parse_json(std::string_view text, const std::string& name) { return parse_json_bounded(text, kWhere, name); }
 
 std::string show_token(std::string_view s) {
   std::string out = "'";
@@ -67,6 +62,7 @@ class TokenizerJsonReader final : public nlohmann::json_sax<json> {
   TokenizerJsonReader(std::string file) : file_(std::move(file)) {}
 
   void read(std::string_view text) {
+    check_json_depth(text, kWhere, file_);
     if (!json::sax_parse(text.begin(), text.end(), this)) fail(kWhere, file_, "malformed JSON: " + error_);
   }
 
@@ -340,9 +336,15 @@ void load_config(Builder& b, const json& cfg, const std::string& file) {
     apply_chat_template_text(t, it->get<std::string>());
   } else if (it->is_array()) {  // [{name, template}, ...]: the "default" one is the chat template
     std::string chosen;
-    for (const json& e : *it)
-      if (e.is_object() && e.value("name", "") == "default" && e.contains("template") && e["template"].is_string())
+    for (size_t i = 0; i < it->size(); ++i) {
+      const json& e = (*it)[i];
+      const std::string entry = "chat_template[" + std::to_string(i) + "]";
+      if (!e.is_object()) fail(kWhere, file, entry + ": expected an object {name, template}");
+      const auto name = e.find("name");
+      if (name != e.end() && !name->is_string()) fail(kWhere, file, entry + ".name: expected a string");
+      if (name != e.end() && name->get<std::string>() == "default" && e.contains("template") && e["template"].is_string())
         chosen = e["template"].get<std::string>();
+    }
     apply_chat_template_text(t, chosen);
     if (chosen.empty()) t.chat_recognized = false;
   } else {
@@ -353,7 +355,7 @@ void load_config(Builder& b, const json& cfg, const std::string& file) {
 }  // namespace
 
 Tokenizer Tokenizer::from_json_text(std::string_view tokenizer_json, std::string_view config_json,
-                                    const std::string& tokenizer_name, const std::string& config_name) {
+                                    const std::string& tokenizer_name, const std::string& config_name) try {
   const std::string& file = tokenizer_name;
   TokenizerJsonReader reader(file);
   reader.read(tokenizer_json);
@@ -457,8 +459,12 @@ Tokenizer Tokenizer::from_json_text(std::string_view tokenizer_json, std::string
     fail(kWhere, file, "model.unk_token: expected a string or null");
   }
   b.finish();
-  if (!config_json.empty()) load_config(b, parse_json(config_json, config_name), config_name);
+  if (!config_json.empty())
+    with_json_errors(kWhere, config_name, [&] { load_config(b, parse_json(config_json, config_name), config_name); });
   return Tokenizer(b.t);
+} catch (const json::exception& e) {
+  // Types are checked field by field above; a nlohmann exception is a check they missed.
+  fail(kWhere, tokenizer_name, std::string("unexpected JSON: ") + e.what());
 }
 
 Tokenizer Tokenizer::from_file(const std::filesystem::path& tokenizer_json, const std::filesystem::path& config_json) {

@@ -267,8 +267,10 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     const std::optional<GgufName> m = gguf_to_hf(t.name);
     if (!m) {
       // Extra tensors (e.g. DeepSeek-V3's multi-token-prediction layers) do not change the math.
-      spdlog::get("engine") ? spdlog::get("engine")->warn("[gguf] {}: ignoring unknown tensor '{}'", f.display_name(), t.name)
-                            : spdlog::warn("[gguf] {}: ignoring unknown tensor '{}'", f.display_name(), t.name);
+      // The name is the file's bytes: printed escaped and cut, like an error line.
+      const std::string shown = printable_line(t.name, 120);
+      spdlog::get("engine") ? spdlog::get("engine")->warn("[gguf] {}: ignoring unknown tensor '{}'", f.display_name(), shown)
+                            : spdlog::warn("[gguf] {}: ignoring unknown tensor '{}'", f.display_name(), shown);
       ++skipped;
       continue;
     }
@@ -292,6 +294,11 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
         if (E != c.n_routed_experts)
           f.bad("tensor '" + t.name + "' holds " + std::to_string(E) + " experts but '" + key("expert_count") +
                 "' = " + std::to_string(c.n_routed_experts));
+        // Each expert view must hold bytes: then the views a file can make are bounded by its size
+        // (an empty [65536, 0, 0] tensor would otherwise make 65536 views from 30 bytes of header).
+        if (t.nbytes == 0 || t.nbytes % static_cast<uint64_t>(E) != 0)
+          f.bad("tensor '" + t.name + "' of " + std::to_string(t.nbytes) + " bytes cannot be split into " +
+                std::to_string(E) + " non-empty experts");
         const uint64_t per_expert = t.nbytes / static_cast<uint64_t>(E);
         for (int64_t e = 0; e < E; ++e) {
           TensorView x;
@@ -315,7 +322,9 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     store.add(rebuild_kv_b(store, f, c, s.hf, *s.kb, *s.vb), file_index);
   }
   // Every tensor the metadata implies, with the implied shape: a mismatch is named here, at load.
-  for (const auto& [name, shape] : hf_tensor_shapes(c)) {
+  // Visited one by one: the store holds at most what the file could describe, so a file whose
+  // metadata implies far more tensors stops at its first missing one without listing them all.
+  for_each_hf_tensor(c, [&](const std::string& name, const std::vector<int64_t>& shape) {
     const TensorView* t = store.find(name);
     if (!t) {
       int expert = -1;
@@ -328,7 +337,8 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
       f.bad("tensor '" + hf_to_gguf(name).value_or(name) + "' (" + name + ") has shape " + t->shape_string() +
             " but the metadata implies " + want.shape_string());
     }
-  }
+    return true;
+  });
   (void)skipped;
   if (config_out) *config_out = c;
   if (tokenizer_out) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "../error.h"
+#include "../json_limits.h"
 #include "mapped_file.h"
 
 namespace mlascope {
@@ -104,6 +105,7 @@ void parse_safetensors_header(const std::string& file, const char* header, uint6
     }
     return true;
   };
+  check_json_depth(std::string_view(header, header_len), kWhere, file);
   json j;
   try {
     j = json::parse(header, header + header_len, on_event);

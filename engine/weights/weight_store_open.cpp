@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "../error.h"
+#include "../json_limits.h"
 #include "gguf.h"
 #include "mapped_file.h"
 #include "safetensors.h"
@@ -36,12 +37,7 @@ std::map<std::string, std::string> read_index(const fs::path& index_path) {
   if (!f) fail(kWhere, src, "cannot open file");
   std::stringstream ss;
   ss << f.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(ss.str());
-  } catch (const nlohmann::json::exception& e) {
-    fail(kWhere, src, std::string("malformed JSON: ") + e.what());
-  }
+  const nlohmann::json j = parse_json_bounded(ss.str(), kWhere, src);
   if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
     fail(kWhere, src, "field 'weight_map' is missing or not an object");
   std::map<std::string, std::string> map;
