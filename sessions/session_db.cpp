@@ -3,9 +3,12 @@
 
 #include <cstdlib>
 #include <cstdio>
+#include <set>
+#include <vector>
 
 #include <SQLiteCpp/Statement.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <SQLiteCpp/Transaction.h>
 
 #include "engine/error.h"
@@ -126,6 +129,11 @@ ALTER TABLE sessions ADD COLUMN server_model TEXT NOT NULL DEFAULT '';
 ALTER TABLE messages ADD COLUMN sampler_json TEXT NOT NULL DEFAULT '';
 )sql";
 
+// How long a connection waits for a lock another process holds for a moment: a recorder's commit, or the
+// checkpoint its last connection runs while closing (that one locks the whole file; a reader that
+// gave up at once failed `sessions list` and the concurrent-reading test now and then).
+constexpr int kBusyTimeoutMs = 5000;
+
 // migrations[v] turns version v into v + 1.
 const char* const kMigrations[] = {nullptr, kMigrate1To2, kMigrate2To3};
 static_assert(std::size(kMigrations) == kSchemaVersion);
@@ -133,7 +141,7 @@ static_assert(std::size(kMigrations) == kSchemaVersion);
 [[noreturn]] void fail_db(const fs::path& path, const std::string& what) { fail("sessions", path.string(), what); }
 
 void configure_writer(SQLite::Database& db) {
-  db.exec("PRAGMA busy_timeout = 5000");
+  db.setBusyTimeout(kBusyTimeoutMs);
   // WAL: readers (GUI, `sessions list`) never block the recorder. NORMAL sync keeps every committed
   // transaction across a process crash; only an OS crash may lose the last few commits.
   db.exec("PRAGMA journal_mode = WAL");
@@ -155,7 +163,7 @@ void create_schema(SQLite::Database& db, const fs::path& path) {
 void migrate(const fs::path& path) {
   try {
     SQLite::Database db(path.string(), SQLite::OPEN_READWRITE);
-    db.exec("PRAGMA busy_timeout = 5000");
+    db.setBusyTimeout(kBusyTimeoutMs);
     // Immediate: take the write lock before re-reading the version so two processes cannot both migrate.
     db.exec("BEGIN IMMEDIATE");
     try {
@@ -191,18 +199,82 @@ std::string uri_escape(const std::string& path) {
 // A read-only connection. A WAL database on a read-only file system cannot create its -shm file; when
 // no -wal file holds pending commits the file alone is the whole database and `immutable` reads it.
 SQLite::Database open_read_only(const fs::path& path) {
-  try {
-    SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
-    db.execAndGet("SELECT count(*) FROM sqlite_master");
-    return db;
-  } catch (const SQLite::Exception& e) {
-    std::error_code ec;
-    const fs::path wal = path.string() + "-wal";
-    const bool pending_wal = fs::exists(wal, ec) && fs::file_size(wal, ec) > 0;
-    if (e.getErrorCode() != SQLITE_CANTOPEN || pending_wal) throw;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      SQLite::Database db(path.string(), SQLite::OPEN_READONLY);
+      db.setBusyTimeout(kBusyTimeoutMs);  // before the first read, which is where a closing writer is met
+      db.execAndGet("SELECT count(*) FROM sqlite_master");
+      return db;
+    } catch (const SQLite::Exception& e) {
+      // A process killed inside a transaction left a hot journal (or a WAL index to rebuild): only a
+      // writable connection may put the last committed state back, which is what SQLite does on the
+      // next open of any writer. Do that first, then read; it restores and never changes the schema.
+      const int x = e.getExtendedErrorCode();
+      if (attempt == 0 && (x == SQLITE_READONLY_ROLLBACK || x == SQLITE_READONLY_RECOVERY) && ::access(path.c_str(), W_OK) == 0) {
+        SQLite::Database w(path.string(), SQLite::OPEN_READWRITE);
+        w.setBusyTimeout(kBusyTimeoutMs);
+        w.execAndGet("SELECT count(*) FROM sqlite_master");
+        continue;
+      }
+      std::error_code ec;
+      const fs::path wal = path.string() + "-wal";
+      const bool pending_wal = fs::exists(wal, ec) && fs::file_size(wal, ec) > 0;
+      if (e.getErrorCode() != SQLITE_CANTOPEN || pending_wal) throw;
+    }
+    break;
   }
-  return SQLite::Database("file:" + uri_escape(fs::absolute(path).string()) + "?immutable=1",
-                          SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+  SQLite::Database db("file:" + uri_escape(fs::absolute(path).string()) + "?immutable=1",
+                      SQLite::OPEN_READONLY | SQLite::OPEN_URI);
+  db.setBusyTimeout(kBusyTimeoutMs);
+  return db;
+}
+
+std::string quote_id(const std::string& name) {
+  std::string q = "\"";
+  for (char c : name) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return q + "\"";
+}
+
+// Reading an older schema without writing it: TEMP views named after the current tables shadow the
+// file's own (unqualified names resolve to the temp schema first) and give the columns and tables a
+// later version added their defaults, exactly what the migration would have stored. The file stays
+// untouched until something writes to it (open_session_db(Write) migrates then).
+void add_compat_views(SQLite::Database& db) {
+  SQLite::Database current(":memory:", SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  current.exec(kSchemaV3);
+  std::vector<std::string> tables;
+  {
+    SQLite::Statement st(current, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name");
+    while (st.executeStep()) tables.push_back(st.getColumn(0).getString());
+  }
+  for (const std::string& table : tables) {
+    std::set<std::string> have;
+    {
+      SQLite::Statement st(db, "SELECT name FROM pragma_table_info(?1, 'main')");
+      st.bind(1, table);
+      while (st.executeStep()) have.insert(st.getColumn(0).getString());
+    }
+    std::string select;
+    bool missing = false;
+    SQLite::Statement cols(current, "SELECT name, dflt_value FROM pragma_table_info(?1) ORDER BY cid");
+    cols.bind(1, table);
+    while (cols.executeStep()) {
+      const std::string name = cols.getColumn(0).getString();
+      const std::string dflt = cols.getColumn(1).isNull() ? "NULL" : cols.getColumn(1).getString();
+      if (!select.empty()) select += ", ";
+      if (have.count(name)) {
+        select += quote_id(name);
+      } else {
+        select += "(" + dflt + ") AS " + quote_id(name);
+        missing = true;
+      }
+    }
+    if (have.empty()) {
+      db.exec("CREATE TEMP VIEW " + quote_id(table) + " AS SELECT " + select + " WHERE 0");
+    } else if (missing) {
+      db.exec("CREATE TEMP VIEW " + quote_id(table) + " AS SELECT " + select + " FROM main." + quote_id(table));
+    }
+  }
 }
 
 }  // namespace
@@ -240,9 +312,34 @@ DbIdentity inspect_session_db(const fs::path& path) {
     const int n_tables = ro.execAndGet("SELECT count(*) FROM sqlite_master").getInt();
     id.empty = n_tables == 0 && id.application_id == 0;
   } catch (const SQLite::Exception& e) {
+    if (e.getErrorCode() == SQLITE_BUSY)
+      fail_db(path, "locked by another process for over " + std::to_string(kBusyTimeoutMs / 1000) + " s; try again");
     fail_db(path, std::string("not a session database (") + e.what() + ")");
   }
   return id;
+}
+
+namespace {
+// The identity rules of every open: ours, a version we know.
+void check_identity(const fs::path& path, const DbIdentity& id) {
+  if (id.empty) return;
+  if (id.application_id != kApplicationId) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "0x%08x", static_cast<unsigned>(id.application_id));
+    fail_db(path, std::string("not an mlascope session database (application_id ") + hex + ")");
+  }
+  if (id.user_version > kSchemaVersion)
+    fail_db(path, "schema version " + std::to_string(id.user_version) + " is newer than this mlascope (" +
+                      std::to_string(kSchemaVersion) + "); upgrade mlascope");
+  if (id.user_version < 1) fail_db(path, "schema version " + std::to_string(id.user_version) + " is not valid");
+}
+}  // namespace
+
+void check_session_db(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return;
+  if (fs::is_directory(path, ec)) fail_db(path, "is a directory, not a session database");
+  check_identity(path, inspect_session_db(path));
 }
 
 SQLite::Database open_session_db(const fs::path& path, DbAccess access) {
@@ -255,17 +352,10 @@ SQLite::Database open_session_db(const fs::path& path, DbAccess access) {
   DbIdentity id;
   if (exists) {
     id = inspect_session_db(path);
+    check_identity(path, id);
     if (!id.empty) {
-      if (id.application_id != kApplicationId) {
-        char hex[16];
-        std::snprintf(hex, sizeof hex, "0x%08x", static_cast<unsigned>(id.application_id));
-        fail_db(path, std::string("not an mlascope session database (application_id ") + hex + ")");
-      }
-      if (id.user_version > kSchemaVersion)
-        fail_db(path, "schema version " + std::to_string(id.user_version) + " is newer than this mlascope (" +
-                          std::to_string(kSchemaVersion) + "); upgrade mlascope");
-      if (id.user_version < 1) fail_db(path, "schema version " + std::to_string(id.user_version) + " is not valid");
-      if (id.user_version < kSchemaVersion) migrate(path);
+      // A read never writes: an older file is migrated by the first write, read through views till then.
+      if (id.user_version < kSchemaVersion && access == DbAccess::Write) migrate(path);
     } else if (access == DbAccess::Read) {
       fail_db(path, "empty file, no sessions recorded yet");
     }
@@ -274,7 +364,7 @@ SQLite::Database open_session_db(const fs::path& path, DbAccess access) {
   if (access == DbAccess::Read) {
     try {
       SQLite::Database db = open_read_only(path);
-      db.exec("PRAGMA busy_timeout = 5000");
+      if (id.user_version < kSchemaVersion) add_compat_views(db);
       return db;
     } catch (const SQLite::Exception& e) {
       fail_db(path, std::string("cannot open: ") + e.what());

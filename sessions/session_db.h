@@ -19,13 +19,19 @@ std::filesystem::path default_session_db();
 std::filesystem::path resolve_session_db(const std::string& option);
 
 enum class DbAccess {
-  Read,   // the file must exist; the returned connection is read-only (an old schema is migrated first)
-  Write,  // created (with parent folders) when missing; read-write, WAL
+  Read,   // the file must exist; the returned connection is read-only and never writes the file (an
+          // older schema reads through TEMP views that add the newer columns with their defaults)
+  Write,  // created (with parent folders) when missing; read-write, WAL; an older schema is migrated
 };
 
 // Throws Error "[sessions] FILE: ..." naming the file for anything that is not a session database
 // of a version we understand, and for I/O failures.
 SQLite::Database open_session_db(const std::filesystem::path& path, DbAccess access);
+
+// Throws the one-line Error open_session_db would give when `path` exists and is not a session database
+// this build can read and write (not SQLite, another program's, a newer schema). A missing or empty file
+// passes. Writes nothing: commands check before doing work whose result they are asked to record.
+void check_session_db(const std::filesystem::path& path);
 
 // What a read-only look at the file found (used by open_session_db; exposed for `sessions verify`-style checks and tests).
 struct DbIdentity {

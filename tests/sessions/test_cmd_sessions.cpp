@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <SQLiteCpp/Database.h>
 #include <nlohmann/json.hpp>
 
 #include "sessions/recorder.h"
@@ -114,5 +115,63 @@ TEST(CmdSessions, ForeignFileIsOneLineErrorAndExitOne) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find(f.string()), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;  // exactly one line
+  fs::remove_all(dir);
+}
+
+// `sessions list` (a read) used to migrate a version-1 file in place. Reads now leave it as it was,
+// byte for byte; `sessions delete` (a write) migrates it.
+TEST(CmdSessions, ReadCommandsLeaveAnOlderDatabaseUntouched) {
+  const fs::path dir = test::temp_dir("cmd-old-schema");
+  const fs::path db = dir / "v1.db";
+  {
+    SQLite::Database d(db.string(), SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    d.exec(R"sql(
+CREATE TABLE sessions (id INTEGER PRIMARY KEY, title TEXT NOT NULL DEFAULT '', created INTEGER NOT NULL,
+  model_name TEXT NOT NULL DEFAULT '', model_path TEXT NOT NULL DEFAULT '', model_hash TEXT NOT NULL DEFAULT '',
+  config_json TEXT NOT NULL DEFAULT '', sampler_json TEXT NOT NULL DEFAULT '', engine_version TEXT NOT NULL DEFAULT '',
+  backend TEXT NOT NULL DEFAULT '', notes TEXT NOT NULL DEFAULT '');
+CREATE TABLE messages (session_id INTEGER NOT NULL, idx INTEGER NOT NULL, role TEXT NOT NULL, text TEXT NOT NULL,
+  first_token INTEGER NOT NULL, end_token INTEGER NOT NULL, PRIMARY KEY (session_id, idx)) WITHOUT ROWID;
+CREATE TABLE tokens (session_id INTEGER NOT NULL, position INTEGER NOT NULL, token_id INTEGER NOT NULL,
+  text TEXT NOT NULL, is_prompt INTEGER NOT NULL, message INTEGER NOT NULL, prob REAL NOT NULL, top_raw BLOB,
+  top_sampled BLOB, ms REAL NOT NULL, PRIMARY KEY (session_id, position)) WITHOUT ROWID;
+CREATE TABLE routing (session_id INTEGER NOT NULL, position INTEGER NOT NULL, routes BLOB NOT NULL, scores BLOB,
+  selection BLOB, PRIMARY KEY (session_id, position)) WITHOUT ROWID;
+CREATE TABLE attention (session_id INTEGER NOT NULL, position INTEGER NOT NULL, layer INTEGER NOT NULL,
+  n_heads INTEGER NOT NULL, n_keys INTEGER NOT NULL, format INTEGER NOT NULL, top_k INTEGER NOT NULL DEFAULT 0,
+  probs BLOB NOT NULL, nope BLOB, rope BLOB, PRIMARY KEY (session_id, position, layer)) WITHOUT ROWID;
+CREATE TABLE bookmarks (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, position INTEGER NOT NULL,
+  note TEXT NOT NULL DEFAULT '');
+INSERT INTO sessions (id, title, created, model_name) VALUES (4, 'old one', 1700000000, 'demo');
+INSERT INTO sessions (id, title, created, model_name) VALUES (5, 'older one', 1600000000, 'demo');
+INSERT INTO messages VALUES (4, 0, 'user', 'hi', 0, 1);
+INSERT INTO tokens VALUES (4, 0, 17, 'a', 1, 0, -1.0, X'', X'', 1.5);
+PRAGMA application_id = 1296843091;
+PRAGMA user_version = 1;
+)sql");
+  }
+  std::ifstream in(db, std::ios::binary);
+  const std::string before((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bytes = [&] {
+    std::ifstream f(db, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  const std::string opt = " --session-db " + db.string();
+  CliRun r = run_cli("sessions list" + opt);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("old one"), std::string::npos) << r.out;
+  r = run_cli("sessions show 4" + opt);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("[user] tokens 0..1: hi"), std::string::npos) << r.out;
+  r = run_cli("sessions export 4" + opt);
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(bytes() == before) << "a read command changed the file";
+  SQLite::Database ro(db.string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(ro.execAndGet("PRAGMA user_version").getInt(), 1);
+
+  r = run_cli("sessions delete 5" + opt);
+  EXPECT_EQ(r.code, 0) << r.out;
+  SQLite::Database after(db.string(), SQLite::OPEN_READONLY);
+  EXPECT_EQ(after.execAndGet("PRAGMA user_version").getInt(), 3);
   fs::remove_all(dir);
 }

@@ -1,6 +1,7 @@
 // tests/sessions/test_session_db.cpp — what opening a database file does to files that are not a
-// current session database: migrate an older schema, reject corrupt, foreign and newer files with one
-// line naming the file, and leave rejected files byte-for-byte unchanged.
+// current session database: read an older schema without writing it, migrate it on the first write,
+// reject corrupt, foreign and newer files with one line naming the file, and leave rejected files
+// byte-for-byte unchanged.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -91,14 +92,25 @@ PRAGMA user_version = 1;
 
 }  // namespace
 
-TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
+TEST(SessionDb, Version1DatabaseIsReadWithoutWritingAndMigratedByTheFirstWrite) {
   const fs::path dir = test::temp_dir("migrate");
   const fs::path p = dir / "old.db";
   write_v1_database(p);
   EXPECT_EQ(inspect_session_db(p).user_version, 1);
+  const uint64_t before = fnv1a(p);
+
+  // A read (sessions list/show/export, replay, inspect) leaves the file as it was.
+  {
+    SessionReader reader(p);
+    EXPECT_EQ(reader.list().size(), 1u);
+    TraceModel tm;
+    reader.load(4, tm);
+    EXPECT_EQ(tm.size(), 2u);
+  }
+  EXPECT_EQ(inspect_session_db(p).user_version, 1);
+  EXPECT_EQ(fnv1a(p), before);
 
   SessionReader reader(p);
-  EXPECT_EQ(inspect_session_db(p).user_version, 3);
   const auto list = reader.list();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].title, "old one");
@@ -107,7 +119,7 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
   reader.load(4, tm);
   ASSERT_EQ(tm.size(), 2u);
   EXPECT_EQ(tm.token(1).id, 23);
-  EXPECT_EQ(tm.token(1).raw_prob, -1.0f);  // column added by the migration with its default
+  EXPECT_EQ(tm.token(1).raw_prob, -1.0f);  // column added in version 2, read with its default
   EXPECT_EQ(tm.token(1).kv_bytes, 0u);
   EXPECT_EQ(tm.meta().capture, CapturePolicy::Routing);
   const RouteRow* r = tm.route(1, 1);
@@ -123,7 +135,10 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
   EXPECT_EQ(tm.messages()[0].text, "hi");
   EXPECT_EQ(tm.messages()[0].sampler_json, "");
 
-  // The migrated file takes new recordings with the v2 and v3 columns.
+  EXPECT_EQ(inspect_session_db(p).user_version, 1);
+  EXPECT_EQ(fnv1a(p), before);
+
+  // The first write migrates; the file then takes new recordings with the v2 and v3 columns.
   SessionMeta meta;
   meta.config_json = demo_config_json();
   meta.config = ModelConfig::from_json_text(meta.config_json, "demo");
@@ -141,6 +156,7 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
     m.sampler_json = R"({"temperature":0.7,"seed":7})";
     rec->add_message(0, m);
   }
+  EXPECT_EQ(inspect_session_db(p).user_version, 3);
   SessionReader again(p);
   EXPECT_EQ(again.list().size(), 2u);
   TraceModel fresh;
@@ -154,6 +170,60 @@ TEST(SessionDb, Version1DatabaseIsMigratedAndReadable) {
   SQLite::Database db(p.string(), SQLite::OPEN_READONLY);
   EXPECT_EQ(db.execAndGet("PRAGMA integrity_check").getString(), "ok");
   EXPECT_EQ(db.execAndGet("SELECT count(*) FROM annotations").getInt(), 1);
+  fs::remove_all(dir);
+}
+
+// Version 2 (written by hand from the v1 file: the columns and table version 2 added), read through the
+// same compatibility path, then migrated by a delete, which is a write.
+TEST(SessionDb, Version2DatabaseIsReadWithoutWritingAndDeleteMigratesIt) {
+  const fs::path dir = test::temp_dir("migrate2");
+  const fs::path p = dir / "v2.db";
+  write_v1_database(p);
+  {
+    SQLite::Database db(p.string(), SQLite::OPEN_READWRITE);
+    db.exec(R"sql(
+ALTER TABLE sessions ADD COLUMN mla_mode TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN capture INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE sessions ADD COLUMN gate_bias BLOB;
+ALTER TABLE tokens ADD COLUMN raw_prob REAL NOT NULL DEFAULT -1;
+ALTER TABLE tokens ADD COLUMN kv_bytes INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE annotations (id INTEGER PRIMARY KEY, session_id INTEGER NOT NULL, position INTEGER NOT NULL,
+  layer INTEGER NOT NULL DEFAULT -1, text TEXT NOT NULL);
+UPDATE sessions SET mla_mode = 'naive', capture = 3 WHERE id = 4;
+UPDATE tokens SET kv_bytes = 4096 WHERE session_id = 4 AND position = 1;
+INSERT INTO annotations VALUES (1, 4, 1, 2, 'layer two');
+INSERT INTO sessions (id, title, created) VALUES (5, 'second', 1700000001);
+PRAGMA user_version = 2;
+)sql");
+  }
+  const uint64_t before = fnv1a(p);
+  {
+    SessionReader reader(p);
+    ASSERT_EQ(reader.list().size(), 2u);
+    TraceModel tm;
+    reader.load(4, tm);
+    EXPECT_EQ(tm.meta().mla_mode, "naive");
+    EXPECT_EQ(tm.meta().capture, CapturePolicy::Everything);
+    EXPECT_EQ(tm.meta().kv_dtype, "");  // v3 columns read with their defaults
+    EXPECT_EQ(tm.meta().server_model, "");
+    ASSERT_EQ(tm.size(), 2u);
+    EXPECT_EQ(tm.token(1).kv_bytes, 4096u);
+    ASSERT_EQ(tm.annotations().size(), 1u);
+    EXPECT_EQ(tm.annotations()[0].text, "layer two");
+    ASSERT_EQ(tm.messages().size(), 1u);
+    EXPECT_EQ(tm.messages()[0].sampler_json, "");
+  }
+  EXPECT_EQ(inspect_session_db(p).user_version, 2);
+  EXPECT_EQ(fnv1a(p), before);
+
+  EXPECT_TRUE(SessionReader(p).remove(5));
+  EXPECT_EQ(inspect_session_db(p).user_version, 3);
+  SessionReader after(p);
+  ASSERT_EQ(after.list().size(), 1u);
+  TraceModel tm;
+  after.load(4, tm);
+  EXPECT_EQ(tm.token(1).kv_bytes, 4096u);
+  EXPECT_EQ(tm.meta().mla_mode, "naive");
   fs::remove_all(dir);
 }
 
