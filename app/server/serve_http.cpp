@@ -105,12 +105,21 @@ int HttpServer::bind(const std::string& host, int port) {
   return port;
 }
 
-void HttpServer::run() { impl_->svr.listen_after_bind(); }
+void HttpServer::run() {
+  started_.store(true);
+  impl_->svr.listen_after_bind();
+  finished_.store(true);
+}
 
 void HttpServer::stop(std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (active_.load() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  impl_->svr.stop();
+  if (!started_.load()) return;
+  // httplib's stop() does nothing until the listener runs: repeat it until run() has returned.
+  while (!finished_.load()) {
+    if (impl_->svr.is_running()) impl_->svr.stop();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 }  // namespace mlascope::app::server

@@ -154,8 +154,9 @@ StopReason RemoteGenerator::generate(int max_new_tokens, const std::function<voi
   const int lp_start = std::min(known, n_prompt - 1);
   req.known_positions = lp_start;
   req.routed_experts = config_.n_moe_layers() > 0;
-  req.mlascope_trace = info_.kind == "mlascope";
+  req.mlascope_trace = info_.kind == "mlascope" && opt_.trace_extension && info_.protocol == Protocol::SGLang;
   req.capture = capture_;
+  req.n_layers = config_.num_hidden_layers;
   req.model = info_.model;
   if (info_.protocol == Protocol::Chat) {
     req.messages = chat_messages_;
@@ -192,7 +193,7 @@ StopReason RemoteGenerator::generate(int max_new_tokens, const std::function<voi
   const bool with_trace = req.mlascope_trace;
   // SGLang sends routing once, at the end: its records wait for it. Servers that report none
   // (llama-server, plain vLLM) and mlascope serve's per-token trace stream them live.
-  bool live = with_trace || info_.kind != "sglang";
+  bool live = with_trace || info_.kind == "openai";
   size_t emitted = 0;
   const auto t0 = Clock::now();
   auto last = t0;
@@ -256,7 +257,8 @@ StopReason RemoteGenerator::generate(int max_new_tokens, const std::function<voi
       for (const json& e : d.trace) {
         StepRecord tr;
         apply_trace_json(e, config_, tr, where);
-        if (tr.position < known || tr.position >= known + static_cast<int>(recs.size()))
+        if (tr.position < known) continue;  // a position this client already holds
+        if (tr.position >= known + static_cast<int>(recs.size()))
           fail("remote", where, "mlascope trace entry for position " + std::to_string(tr.position) + ", which this response has not produced");
         const size_t i = static_cast<size_t>(tr.position - known);
         StepRecord& r = recs[i];

@@ -35,6 +35,7 @@ struct RemoteOptions {
   ClientOptions client;
   Protocol protocol = Protocol::Auto;
   std::string model;                   // the server's model name; empty = the first of /v1/models
+  bool trace_extension = true;         // ask mlascope serve for its full trace (false: plain SGLang fields only)
 };
 
 // What the server told us when we connected.

@@ -315,7 +315,7 @@ nlohmann::json sglang_generate_body(const GenerateRequest& r) {
   if (r.routed_experts) b["return_routed_experts"] = true;
   if (r.mlascope_trace) {
     json layers = json::array();
-    for (int l = 0; l < 64; ++l)
+    for (int l = 0; l < std::min(r.n_layers, 64); ++l)
       if (r.capture.attention_layers & (1ull << l)) layers.push_back(l);
     b["mlascope_trace"] = {{"capture", to_string(r.capture.policy)}, {"attention_layers", layers}};
   }

@@ -61,6 +61,7 @@ struct GenerateRequest {
   bool routed_experts = true;           // ask for SGLang's return_routed_experts
   bool mlascope_trace = false;          // ask mlascope serve for the rest of the trace (extension)
   CaptureSettings capture;              // what the extension carries
+  int n_layers = 64;                    // num_hidden_layers: attention layers named are below it
   std::string model;                    // OpenAI "model" (the server's name for it)
 };
 nlohmann::json sglang_generate_body(const GenerateRequest& r);

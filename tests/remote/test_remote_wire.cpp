@@ -375,6 +375,7 @@ TEST(Requests, SGLangGenerateBody) {
   r.mlascope_trace = true;
   r.capture.policy = CapturePolicy::RoutingAttention;
   r.capture.attention_layers = 0b101;
+  r.n_layers = 6;
   const json b2 = sglang_generate_body(r);
   EXPECT_EQ(b2["sampling_params"]["top_k"], 40);
   EXPECT_EQ(b2["sampling_params"]["sampling_seed"], 7);
