@@ -3,7 +3,7 @@
 set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config
       libsqlitecpp-dev libsqlite3-dev sqlite3 libspdlog-dev nlohmann-json3-dev libcli11-dev libgtest-dev libgmock-dev
-      libpcre2-dev libicu-dev libedit-dev
+      libpcre2-dev libicu-dev libedit-dev libcpp-httplib-dev
       libimgui-dev libstb-dev libglfw3-dev libgl-dev libgl1-mesa-dri xvfb xauth fonts-noto-cjk fonts-dejavu-core
       tmux)
 missing=()
