@@ -76,6 +76,7 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   m.config = model->config();
   m.backend = e->generator_->backend().name();
   m.mla_mode = to_string(e->generator_->backend().mla_mode());
+  m.kv_dtype = to_string(e->generator_->backend().kv_dtype());
   m.sampler_json = e->generator_->sampler().settings().to_json();
   m.engine_version = MLASCOPE_VERSION;
   m.capture = cap.policy;

@@ -450,8 +450,11 @@ void GuiApp::draw_status_bar() {
   }
   const size_t shown = views::visible_tokens(tm_, st_);
   const uint64_t kv = shown == 0 ? 0 : tm_.token(shown - 1).kv_bytes;
-  ImGui::Text("model: %s | backend: %s | %.1f tok/s | KV %s | %zu tokens |", s.model.c_str(), s.backend.empty() ? "-" : s.backend.c_str(),
-              s.tokens_per_s, views::human_bytes(static_cast<double>(kv)).c_str(), tm_.size());
+  // The KV bytes are what the engine's cache holds, in the element type it holds them in.
+  const std::string& kv_dtype = tm_.meta().kv_dtype;
+  ImGui::Text("model: %s | backend: %s | %.1f tok/s | KV %s%s%s | %zu tokens |", s.model.c_str(), s.backend.empty() ? "-" : s.backend.c_str(),
+              s.tokens_per_s, views::human_bytes(static_cast<double>(kv)).c_str(), kv_dtype.empty() ? "" : " ",
+              kv_dtype.c_str(), tm_.size());
   ImGui::SameLine();
   const bool failed = s.record_text.rfind("not recording:", 0) == 0;
   ImGui::TextColored(s.recording ? ImVec4(1, 0.45f, 0.4f, 1) : failed ? ImVec4(1, 0.7f, 0.3f, 1) : ImVec4(0.7f, 0.7f, 0.7f, 1), "%s%s",
