@@ -18,6 +18,7 @@ void register_info(CLI::App&, CommandContext&);
 void register_sessions(CLI::App&, CommandContext&);
 void register_replay(CLI::App&, CommandContext&);
 void register_inspect(CLI::App&, CommandContext&);
+void register_perplexity(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -33,6 +34,7 @@ const RegisterCommand kCommands[] = {
     register_sessions,
     register_replay,
     register_inspect,
+    register_perplexity,
 };
 }  // namespace
 
