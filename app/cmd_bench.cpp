@@ -1,4 +1,4 @@
-// app/cmd_bench.cpp — `mlascope bench --model PATH [--threads N] [--prompt-len P] [--gen G] [--json]`:
+// app/cmd_bench.cpp — `mlascope bench --model PATH [--threads N] [--prompt-len P] [--gen G] [--kv-type T] [--json]`:
 // prefill and decode speed of the CPU engine on any model (HF folder or GGUF), the bytes a decode
 // step reads (active weights + latent cache) per second, and that rate as a fraction of the
 // machine's streaming read bandwidth measured on the spot with the same threads.
@@ -43,6 +43,7 @@ struct BenchArgs {
   CapturePolicy capture = CapturePolicy::Off;  // what the trace collects while timing
   bool json = false;
   bool no_bandwidth = false;
+  std::string kv_type = "bf16";
 };
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -102,6 +103,7 @@ void run_bench(const BenchArgs& a) {
   bo.device = DeviceKind::Cpu;
   bo.n_threads = threads;
   bo.max_context = a.prompt_len + a.gen + 1;
+  bo.kv_dtype = kv_dtype_of(a.kv_type);
   auto backend = make_cpu_backend(*model, bo);
 
   // Tracing as generate/chat do it: a StepCollector fed by the forward pass, its records taken
@@ -163,6 +165,8 @@ void run_bench(const BenchArgs& a) {
   j["backend"] = backend->name();
   j["threads"] = threads;
   j["capture"] = to_string(a.capture);
+  j["kv_dtype"] = to_string(backend->kv_dtype());
+  j["kv_bytes_at_end"] = backend->kv_bytes_in_use();
   j["prompt_len"] = a.prompt_len;
   j["gen"] = a.gen;
   j["load_s"] = load_s;
@@ -179,13 +183,13 @@ void run_bench(const BenchArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return;
   }
-  std::printf("%s  (%s, %d threads, capture %s)\n", a.model.string().c_str(), backend->name().c_str(), threads,
-              to_string(a.capture));
+  std::printf("%s  (%s, %d threads, capture %s, KV cache %s)\n", a.model.string().c_str(), backend->name().c_str(),
+              threads, to_string(a.capture), to_string(backend->kv_dtype()));
   std::printf("  prefill  %d tokens   %9.1f tokens/s\n", a.prompt_len, a.prompt_len / pf);
   if (a.gen > 0)
     std::printf("  decode   %d tokens   %9.1f tokens/s   %.2f ms/token\n", a.gen, a.gen / dc, ms_per_token);
-  std::printf("  decode reads %s/token (active weights + latent cache): %.2f GB/s", format_bytes(bytes_per_token).c_str(),
-              decode_gbs);
+  std::printf("  decode reads %s/token (active weights + latent cache in %s): %.2f GB/s", format_bytes(bytes_per_token).c_str(),
+              to_string(backend->kv_dtype()), decode_gbs);
   if (stream_gbs > 0) std::printf(" = %.0f%% of streaming read bandwidth (%.2f GB/s)", 100.0 * decode_gbs / stream_gbs, stream_gbs);
   std::printf("\n  weights %s, load %.2fs, peak RSS %s\n", format_bytes(double(model->weight_bytes())).c_str(), load_s,
               format_bytes(double(rss_kib) * 1024).c_str());
@@ -203,6 +207,7 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
   add_mmap_flag(cmd);
   add_capture_option(cmd, a->capture, "trace while timing, as a recording chat does: off, routing, attention, everything");
+  add_kv_type_option(cmd, a->kv_type);
   cmd->add_flag("--no-warmup", a->no_warmup, "time the first run too (by default an untimed run comes first)");
   cmd->add_flag("--no-bandwidth", a->no_bandwidth, "skip the streaming-bandwidth measurement");
   cmd->add_flag("--json", a->json, "one JSON line");

@@ -16,6 +16,8 @@ void register_chat(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--session-db", o->wb.session_db, "sessions database (default: ~/.local/share/mlascope/sessions.db)");
   cmd->add_option("--device", o->wb.device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   cmd->add_option("--threads", o->wb.threads, "CPU threads (0 = all cores)");
+  add_ctx_option(cmd, o->wb.max_context);
+  add_kv_type_option(cmd, o->wb.kv_type);
   cmd->add_option("--max-tokens", o->max_new_tokens, "tokens generated per turn at most")->check(CLI::PositiveNumber);
   cmd->add_option("--layer", o->layer, "MoE layer whose dominant expert colours the tokens (default: the last)");
   add_mmap_flag(cmd);

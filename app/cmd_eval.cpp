@@ -100,6 +100,9 @@ void run_eval(const EvalArgs& a) {
 void register_eval(CLI::App& root, CommandContext& ctx) {
   auto a = std::make_shared<EvalArgs>();
   CLI::App* cmd = root.add_subcommand("eval", "Run a prompt and dump all activations in golden.safetensors layout");
+  // eval dumps activations in the golden files' layout, to compare with the fp32 reference: its
+  // cache defaults to f32 (--kv-type bf16 shows what the users' default changes).
+  a->engine.kv_type = "f32";
   add_engine_options(cmd, a->engine);
   cmd->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, e.g. 1,2,3")->required();
   cmd->add_option("--dump", a->dump, "output .safetensors file")->required();

@@ -109,6 +109,7 @@ void run_generate(const GenerateArgs& a) {
     meta.config = c;
     meta.backend = gen.backend().name();
     meta.mla_mode = to_string(gen.backend().mla_mode());
+    meta.kv_dtype = to_string(gen.backend().kv_dtype());
     meta.sampler_json = a.sampler.to_json();
     meta.engine_version = MLASCOPE_VERSION;
     meta.capture = capture.policy;

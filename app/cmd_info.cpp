@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.h"
+#include "engine_options.h"
 #include "engine/error.h"
 #include "engine/kv_memory.h"
 #include "engine/model/model.h"
@@ -28,6 +29,7 @@ namespace {
 struct InfoArgs {
   fs::path model;
   int context = 0;
+  std::string kv_type = "bf16";  // what the KV cache stores (the engine's --kv-type)
   bool json = false;
 };
 
@@ -52,7 +54,7 @@ std::string count_str(uint64_t n) {
   return out;
 }
 
-json info_json(const Model& m, const KvMemory& kv) {
+json info_json(const Model& m, const KvMemory& kv, const std::string& kv_type) {
   const ModelConfig& c = m.config();
   const MemoryEstimate& mem = m.memory_estimate();
   std::map<std::string, int> dtypes;
@@ -106,7 +108,7 @@ json info_json(const Model& m, const KvMemory& kv) {
       {"params", {{"total", m.n_params()}, {"active_per_token", m.n_active_params()}}},
       {"weights",
        {{"bytes", m.weight_bytes()}, {"bytes_read_per_token", m.weight_bytes_per_token()}, {"dtypes", dtypes}}},
-      {"kv_cache", {{"bytes_per_value", kv.bytes_per_elem}, {"n_layers", kv.n_layers}, {"schemes", schemes}}},
+      {"kv_cache", {{"dtype", kv_type}, {"bytes_per_value", kv.bytes_per_elem}, {"n_layers", kv.n_layers}, {"schemes", schemes}}},
       {"memory",
        {{"context", mem.context},
         {"weights_bytes", mem.weight_bytes},
@@ -118,7 +120,7 @@ json info_json(const Model& m, const KvMemory& kv) {
   };
 }
 
-std::string info_text(const Model& m, const KvMemory& kv) {
+std::string info_text(const Model& m, const KvMemory& kv, const std::string& kv_type) {
   const ModelConfig& c = m.config();
   const MemoryEstimate& mem = m.memory_estimate();
   std::map<std::string, int> dtypes;
@@ -165,14 +167,14 @@ std::string info_text(const Model& m, const KvMemory& kv) {
                       " read per decode step");
   const KvFootprint& lat = kv.get(KvScheme::MlaLatent);
   const KvFootprint& mha = kv.get(KvScheme::Mha);
-  std::snprintf(buf, sizeof buf, "MLA latent %lld values/layer = %s vs MHA %lld values/layer = %s (%.1fx) [fp32, %d layers]",
+  std::snprintf(buf, sizeof buf, "MLA latent %lld values/layer = %s vs MHA %lld values/layer = %s (%.1fx) [%s, %d layers]",
                 static_cast<long long>(lat.elems_per_token_layer), bytes_str(lat.bytes_per_token).c_str(),
                 static_cast<long long>(mha.elems_per_token_layer), bytes_str(mha.bytes_per_token).c_str(),
-                kv.ratio_vs_latent(KvScheme::Mha), kv.n_layers);
+                kv.ratio_vs_latent(KvScheme::Mha), kv_type.c_str(), kv.n_layers);
   line("KV / token", buf);
   std::string memline = "at " + std::to_string(mem.context) + " tokens: " + bytes_str(double(mem.total_bytes)) +
                         " (weights " + bytes_str(double(mem.weight_bytes)) + " + latent cache " +
-                        bytes_str(double(mem.kv_cache_bytes)) + "; naive MLA cache would be " +
+                        bytes_str(double(mem.kv_cache_bytes)) + " " + kv_type + "; naive MLA cache would be " +
                         bytes_str(double(mem.kv_cache_naive_bytes)) + ")";
   line("memory", memline);
   if (mem.available_bytes)
@@ -190,13 +192,14 @@ void run_info(const InfoArgs& a) {
   ModelLoadOptions opt;
   opt.max_context = a.context;
   opt.check_memory = false;  // info reports whether it fits instead of refusing
+  opt.kv_bytes_per_value = kv_dtype_bytes(kv_dtype_of(a.kv_type));
   const fs::path dir = a.model.empty() ? default_model_dir() : a.model;
   std::shared_ptr<Model> m = Model::load(dir, opt);
-  const KvMemory kv = kv_memory(m->config(), 4);  // what the CPU engine stores: fp32
+  const KvMemory kv = kv_memory(m->config(), opt.kv_bytes_per_value);  // what the engine's cache would hold
   if (a.json) {
-    std::printf("%s\n", info_json(*m, kv).dump(2).c_str());
+    std::printf("%s\n", info_json(*m, kv, a.kv_type).dump(2).c_str());
   } else {
-    std::fputs(info_text(*m, kv).c_str(), stdout);
+    std::fputs(info_text(*m, kv, a.kv_type).c_str(), stdout);
   }
 }
 
@@ -209,6 +212,7 @@ void register_info(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--model", a->model, "HF model folder (config.json + safetensors) or .gguf file (default: the demo model)");
   cmd->add_option("--context", a->context, "tokens for the memory estimate (default: min(max_position_embeddings, 4096))")
       ->check(CLI::PositiveNumber);
+  add_kv_type_option(cmd, a->kv_type);
   cmd->add_flag("--json", a->json, "machine-readable output (stable keys)");
   cmd->callback([a, &ctx] {
     run_info(*a);

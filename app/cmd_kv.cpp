@@ -80,7 +80,8 @@ void register_kv(CLI::App& root, CommandContext& ctx) {
   cfg->excludes(pre);
   cmd->add_option("--context", a->context, "tokens for the 'at N' column (default: max_position_embeddings)")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--dtype", a->dtype, "cache element type")->check(CLI::IsMember({"bf16", "fp16", "fp32", "fp8"}));
+  cmd->add_option("--dtype", a->dtype, "cache element type (f32/f16 as in --kv-type are accepted too)")
+      ->check(CLI::IsMember({"bf16", "fp16", "fp32", "fp8", "f16", "f32"}));
   cmd->add_option("--gqa-groups", a->gqa_groups, "KV groups of the GQA row (clamped to the head count)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--json", a->json, "machine-readable output (stable keys)");

@@ -1,4 +1,4 @@
-// app/cmd_tokenize.cpp — `mlascope tokenize [--tokenizer DIR] (--text TEXT | --file F) [--json]`:
+// app/cmd_tokenize.cpp — `mlascope tokenize [--tokenizer DIR|FILE.gguf] (--text TEXT | --file F) [--json]`:
 // the ids of a text (no BOS unless --bos, special tokens as text unless --special). The input is
 // taken byte for byte: nothing is stripped, no newline added, invalid UTF-8 allowed.
 #include <algorithm>
@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -13,6 +14,8 @@
 #include "commands.h"
 #include "engine/error.h"
 #include "engine/tokenizer/tokenizer.h"
+#include "engine/weights/gguf.h"
+#include "engine/weights/gguf_file.h"
 
 namespace mlascope::app {
 
@@ -27,10 +30,26 @@ struct TokenizeOptions {
   bool special = false;
 };
 
+// The tokenizer a GGUF model file carries (tokenizer.ggml.*); any part of a split model will do,
+// the metadata live in the first.
+Tokenizer gguf_tokenizer(const std::filesystem::path& p) {
+  const GgufFile f = GgufFile::open(p);
+  if (!gguf_has_tokenizer(f)) fail("tokenize", p.string(), "the GGUF file carries no tokenizer (metadata 'tokenizer.ggml.tokens' is missing)");
+  TokenizerParts parts;
+  fill_tokenizer_parts(tokenizer_from_gguf(f), &parts);
+  return Tokenizer::from_parts(parts, p.filename().string());
+}
+
 Tokenizer load_tokenizer(const std::filesystem::path& p) {
   std::error_code ec;
-  if (std::filesystem::is_directory(p, ec)) return Tokenizer::from_dir(p);
+  if (std::filesystem::is_directory(p, ec)) {
+    // A folder of GGUF files (no tokenizer.json): the model's embedded tokenizer.
+    if (!std::filesystem::exists(p / "tokenizer.json", ec))
+      if (const std::optional<std::filesystem::path> g = gguf_model_in_folder(p)) return gguf_tokenizer(*g);
+    return Tokenizer::from_dir(p);
+  }
   if (std::filesystem::is_regular_file(p, ec)) {
+    if (p.extension() == ".gguf") return gguf_tokenizer(p);
     const auto cfg = p.parent_path() / "tokenizer_config.json";
     return Tokenizer::from_file(p, std::filesystem::is_regular_file(cfg, ec) ? cfg : std::filesystem::path());
   }
@@ -71,7 +90,8 @@ void register_tokenize(CLI::App& root, CommandContext& ctx) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* cmd = root.add_subcommand("tokenize", "print the token ids of a text");
   cmd->add_option("--tokenizer", o->tokenizer,
-                  "folder with tokenizer.json (+ tokenizer_config.json), or the file; default: the demo model");
+                  "folder with tokenizer.json (+ tokenizer_config.json), that file, or a .gguf model file (its "
+                  "embedded tokenizer); default: the demo model");
   auto* text = cmd->add_option("--text", o->text, "the text (taken as is)");
   auto* file = cmd->add_option("--file", o->file, "read the text from this file (raw bytes)");
   text->excludes(file);

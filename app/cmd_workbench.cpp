@@ -16,6 +16,8 @@ void register_workbench(CLI::App& root, CommandContext& ctx) {
   root.add_option("--screenshot-dir", opt->screenshot_dir, "GUI: where scripted screenshots are written");
   root.add_option("--device", opt->device, "auto, cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   root.add_option("--threads", opt->threads, "CPU threads (0 = all cores)");
+  add_ctx_option(&root, opt->max_context);
+  add_kv_type_option(&root, opt->kv_type);
   root.add_flag("--demo-synthetic", opt->demo_synthetic, "GUI: open a synthetic session (no model needed; development)");
   add_mmap_flag(&root);
   root.add_flag("--terminal", opt->force_terminal, "use the terminal front end even when a display exists");

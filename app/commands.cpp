@@ -19,6 +19,7 @@ void register_sessions(CLI::App&, CommandContext&);
 void register_replay(CLI::App&, CommandContext&);
 void register_inspect(CLI::App&, CommandContext&);
 void register_serve(CLI::App&, CommandContext&);
+void register_perplexity(CLI::App&, CommandContext&);
 
 namespace {
 const RegisterCommand kCommands[] = {
@@ -35,6 +36,7 @@ const RegisterCommand kCommands[] = {
     register_replay,
     register_inspect,
     register_serve,      // `mlascope serve` (app/server/)
+    register_perplexity,
 };
 }  // namespace
 

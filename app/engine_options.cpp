@@ -19,9 +19,29 @@ void add_engine_options(CLI::App* cmd, EngineArgs& a) {
   cmd->add_option("--mla", a.mla, "MLA formulation: absorbed (latent cache) or naive (per-head K/V cache)")
       ->check(CLI::IsMember({"naive", "absorbed"}));
   cmd->add_option("--device", a.device, "auto (CUDA when available), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
-  cmd->add_option("--ctx", a.max_context, "context length to allocate (0 = min(max_position_embeddings, 4096))")
-      ->check(CLI::NonNegativeNumber);
+  add_ctx_option(cmd, a.max_context);
+  add_kv_type_option(cmd, a.kv_type);
   add_mmap_flag(cmd);
+}
+
+void add_ctx_option(CLI::App* cmd, int& max_context) {
+  cmd->add_option("--ctx", max_context,
+                  "context length in tokens (0 = min(max_position_embeddings, 4096); more than max_position_embeddings "
+                  "is an error)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {
+  cmd->add_option("--kv-type", kv_type,
+                  "element type of the KV cache (the latent cache in absorbed MLA): f32, bf16 or f16; math stays float32")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}))
+      ->capture_default_str();
+}
+
+KvDType kv_dtype_of(const std::string& kv_type) {
+  KvDType t = KvDType::BF16;
+  if (!parse_kv_dtype(kv_type, t)) fail("options", "--kv-type", "'" + kv_type + "' is not f32, bf16 or f16");
+  return t;
 }
 
 void add_mmap_flag(CLI::App* cmd) {
@@ -48,12 +68,14 @@ BackendOptions backend_options(const EngineArgs& a) {
   o.mla = a.mla == "naive" ? MlaMode::Naive : MlaMode::Absorbed;
   o.device = a.device == "cpu" ? DeviceKind::Cpu : (a.device == "cuda" ? DeviceKind::Cuda : DeviceKind::Auto);
   o.max_context = a.max_context;
+  o.kv_dtype = kv_dtype_of(a.kv_type);
   return o;
 }
 
 std::shared_ptr<Model> load_model(const EngineArgs& a, const char*) {
   ModelLoadOptions lo;
   lo.max_context = a.max_context;
+  lo.kv_bytes_per_value = kv_dtype_bytes(kv_dtype_of(a.kv_type));
   lo.host_compute = computes_on_host(backend_options(a).device);
   return Model::load(a.model.empty() ? default_model_dir() : a.model, lo);
 }

@@ -26,10 +26,16 @@ struct EngineArgs {
   std::string mla = "absorbed";
   std::string device = "auto";
   int max_context = 0;
+  std::string kv_type = "bf16";  // --kv-type: what the KV cache stores
 };
 
-// Adds --model, --threads, --mla, --device, --ctx, --mmap to a subcommand.
+// Adds --model, --threads, --mla, --device, --ctx, --kv-type, --mmap to a subcommand.
 void add_engine_options(CLI::App* cmd, EngineArgs& a);
+// --ctx N and --kv-type f32|bf16|f16 alone (chat, the workbench, bench: commands with their own model options).
+void add_ctx_option(CLI::App* cmd, int& max_context);
+void add_kv_type_option(CLI::App* cmd, std::string& kv_type);
+// "f32" | "bf16" | "f16" (already checked by the option) → KvDType.
+KvDType kv_dtype_of(const std::string& kv_type);
 BackendOptions backend_options(const EngineArgs& a);
 // --mmap alone (for commands with their own model options): sets the process's residency policy.
 void add_mmap_flag(CLI::App* cmd);

@@ -423,14 +423,15 @@ bool Chat::command(const std::string& line) {
     const int h = w[2] == "mean" ? -1 : parse_int(w[2], "head");
     print(render_attention_text(tm_, pos_arg(w, 3), l, h, 8, color_));
   } else if (cmd == "/kv") {
-    // fp32: the element type the CPU backend caches in; GQA with half the heads as the middle ground.
+    // In the element type the engine's cache holds (--kv-type); GQA with half the heads as the middle ground.
     const ModelConfig& c = tm_.config();
-    KvReport r = make_kv_report(c, tm_.meta().model_name, "fp32", engine_.max_context(), std::max(1, c.num_attention_heads / 2));
+    const std::string dtype = tm_.meta().kv_dtype.empty() ? "f32" : tm_.meta().kv_dtype;
+    KvReport r = make_kv_report(c, tm_.meta().model_name, dtype, engine_.max_context(), std::max(1, c.num_attention_heads / 2));
     r.in_use = engine_.n_positions();
     print(render_kv_text(r, color_));
     if (!tm_.empty() && tm_.token(tm_.size() - 1).kv_bytes > 0)
       note("the backend reports " + format_bytes(static_cast<double>(tm_.token(tm_.size() - 1).kv_bytes)) + " of " +
-           tm_.meta().mla_mode + " cache in use for " + std::to_string(tm_.size()) + " positions");
+           tm_.meta().mla_mode + " cache (" + dtype + ") in use for " + std::to_string(tm_.size()) + " positions");
   } else if (cmd == "/sampler") {
     for (size_t i = 1; i < w.size(); ++i) {
       const size_t eq = w[i].find('=');

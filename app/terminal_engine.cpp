@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "commands.h"
+#include "engine_options.h"
 #include "engine/chat_turn.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
@@ -39,6 +40,7 @@ class GeneratorEngine : public ChatEngine {
     meta_.config = model_->config();
     meta_.backend = gen_.backend().name();
     meta_.mla_mode = to_string(gen_.backend().mla_mode());
+    meta_.kv_dtype = to_string(gen_.backend().kv_dtype());
     meta_.engine_version = MLASCOPE_VERSION;
     meta_.capture = capture.policy;
     for (int l = 0; l < model_->n_layers(); ++l) {
@@ -107,6 +109,8 @@ std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const 
   ModelLoadOptions lo;
   lo.progress = progress;
   lo.host_compute = computes_on_host(parse_device(opt.device));
+  lo.max_context = opt.max_context;
+  lo.kv_bytes_per_value = kv_dtype_bytes(kv_dtype_of(opt.kv_type));
   std::shared_ptr<const Model> model = Model::load(path, lo);
   std::shared_ptr<const Tokenizer> tok;
   if (const TokenizerParts* parts = model->embedded_tokenizer()) {
@@ -118,6 +122,8 @@ std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const 
   BackendOptions bo;
   bo.device = parse_device(opt.device);
   bo.n_threads = opt.threads;
+  bo.max_context = opt.max_context;
+  bo.kv_dtype = kv_dtype_of(opt.kv_type);
   std::unique_ptr<Backend> backend = make_backend(*model, bo);
   // Attention rows cost n_heads x n_keys floats per captured layer and token: every layer for
   // small models, routing only for big ones (a DeepSeek-V3 token would carry megabytes).

@@ -82,8 +82,8 @@ void check_pos(const TraceModel& tm, size_t pos) {
 }  // namespace
 
 int dtype_bytes(const std::string& dtype) {
-  if (dtype == "bf16" || dtype == "fp16") return 2;
-  if (dtype == "fp32") return 4;
+  if (dtype == "bf16" || dtype == "fp16" || dtype == "f16") return 2;  // f16/f32: the engine's --kv-type names
+  if (dtype == "fp32" || dtype == "f32") return 4;
   if (dtype == "fp8") return 1;
   fail("kv", "--dtype " + dtype, "unknown cache dtype (use bf16, fp16, fp32 or fp8)");
 }

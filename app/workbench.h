@@ -13,6 +13,8 @@ struct WorkbenchOptions {
   std::filesystem::path screenshot_dir;
   std::string device = "auto";
   int threads = 0;
+  int max_context = 0;                 // --ctx (0 = min(max_position_embeddings, 4096))
+  std::string kv_type = "bf16";        // --kv-type f32|bf16|f16
   bool force_terminal = false;
   bool demo_synthetic = false;         // GUI dev mode: a synthetic session, no model files
 };

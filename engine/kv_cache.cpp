@@ -5,8 +5,9 @@
 
 namespace mlascope {
 
-KvCache::KvCache(const ModelConfig& c, MlaMode mode, int max_context)
-    : mode_(mode), n_layers_(c.num_hidden_layers), max_context_(max_context) {
+KvCache::KvCache(const ModelConfig& c, MlaMode mode, int max_context, KvDType dtype)
+    : mode_(mode), dtype_(dtype), elem_bytes_(kv_dtype_bytes(dtype)), n_layers_(c.num_hidden_layers),
+      max_context_(max_context) {
   latent_dim_ = c.kv_lora_rank;
   rope_dim_ = c.qk_rope_head_dim;
   key_dim_ = static_cast<int64_t>(c.num_attention_heads) * c.qk_head_dim();
@@ -27,8 +28,9 @@ void KvCache::reserve(int n) {
   int cap = std::max(capacity_, 256);
   while (cap < n) cap *= 2;
   cap = std::min(cap, std::max(max_context_, n));
-  auto grow = [&](std::vector<std::vector<float>>& v, int64_t dim) {
-    for (auto& layer : v) layer.resize(static_cast<size_t>(cap) * static_cast<size_t>(dim));
+  auto grow = [&](std::vector<std::vector<uint8_t>>& v, int64_t dim) {
+    for (auto& layer : v)
+      layer.resize(static_cast<size_t>(cap) * static_cast<size_t>(dim) * static_cast<size_t>(elem_bytes_));
   };
   if (mode_ == MlaMode::Absorbed) {
     grow(latent_cache_, latent_dim_);
@@ -46,7 +48,7 @@ int64_t KvCache::floats_per_token_layer() const {
 
 uint64_t KvCache::bytes_in_use() const {
   return static_cast<uint64_t>(n_cached_) * static_cast<uint64_t>(n_layers_) *
-         static_cast<uint64_t>(floats_per_token_layer()) * sizeof(float);
+         static_cast<uint64_t>(floats_per_token_layer()) * static_cast<uint64_t>(elem_bytes_);
 }
 
 }  // namespace mlascope

@@ -11,6 +11,7 @@
 #include <imgui_impl_opengl3.h>
 
 #include "app/commands.h"
+#include "app/engine_options.h"
 #include "app/workbench.h"
 #include "gl_texture.h"
 #include "gui_app.h"
@@ -83,6 +84,8 @@ int run_gui(const WorkbenchOptions& opt) {
   if (!scripted || !opt.session_db.empty()) cfg.session_db = sessions::resolve_session_db(opt.session_db.string());
   cfg.engine.backend.device = opt.device == "cpu" ? DeviceKind::Cpu : opt.device == "cuda" ? DeviceKind::Cuda : DeviceKind::Auto;
   cfg.engine.backend.n_threads = opt.threads;
+  cfg.engine.backend.max_context = opt.max_context;
+  cfg.engine.backend.kv_dtype = kv_dtype_of(opt.kv_type);
   cfg.content_scale = std::max(1.0f, sx);
   if (!scripted) cfg.ini_file = layout_file();  // scripted runs start from the default tiles
   int code = 0;

@@ -5,7 +5,10 @@
 #include <cmath>
 #include <numeric>
 
+#include <spdlog/spdlog.h>
+
 #include "../error.h"
+#include "../model/model.h"
 
 namespace mlascope {
 
@@ -70,9 +73,22 @@ StepStatus Backend::forward_top(const ForwardRequest& req, int n, TopLogits& top
 }
 
 std::unique_ptr<Backend> make_backend(const Model& model, const BackendOptions& opt) {
-  if (opt.device == DeviceKind::Cuda) return make_cuda_backend(model, opt);
-  if (opt.device == DeviceKind::Auto && cuda_device_available(nullptr)) return make_cuda_backend(model, opt);
-  return make_cpu_backend(model, opt);
+  const int max_pos = model.config().max_position_embeddings;
+  if (opt.max_context < 0 || (max_pos > 0 && opt.max_context > max_pos))
+    fail("backend", model.name(),
+         "context " + std::to_string(opt.max_context) + " exceeds the model's max_position_embeddings " +
+             std::to_string(max_pos));
+  std::unique_ptr<Backend> b;
+  if (opt.device == DeviceKind::Cuda || (opt.device == DeviceKind::Auto && cuda_device_available(nullptr)))
+    b = make_cuda_backend(model, opt);
+  else
+    b = make_cpu_backend(model, opt);
+  // A backend may keep its own cache type (CUDA caches f32): say so rather than let the user
+  // believe the asked-for one is in use. Every KV figure reads b->kv_dtype().
+  if (b->kv_dtype() != opt.kv_dtype)
+    if (auto log = spdlog::get("engine"))
+      log->warn("{} keeps its KV cache in {} (asked for {})", b->name(), to_string(b->kv_dtype()), to_string(opt.kv_dtype));
+  return b;
 }
 
 bool computes_on_host(DeviceKind device) {

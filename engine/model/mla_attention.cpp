@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "../backend/cpu/kv_rows.h"
 #include "../backend/cpu/linear.h"
 #include "../backend/cpu/matvec.h"
 #include "../kv_cache.h"
@@ -68,23 +69,27 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
   }
 
   cache.reserve(start_pos + n);
+  const KvDType kvt = cache.dtype();  // rows are stored in this type; math stays float32
   if (mode_ == MlaMode::Naive) {
     float* kvb = sized(s.kvb, N * static_cast<size_t>(H * kvb_head));
     cpu::linear(pool, *w.kv_b_proj, latent, n, kvb);
+    // One token's [H, qk] keys and [H, v] values gathered as float32, then stored in one call each.
+    float* key = sized(s.key_row, static_cast<size_t>(H * qk));
+    float* val = sized(s.value_row, static_cast<size_t>(H * vd));
     for (int t = 0; t < n; ++t) {
-      float* key = cache.key(layer, start_pos + t);
-      float* val = cache.value(layer, start_pos + t);
       for (int hh = 0; hh < H; ++hh) {
         const float* src = kvb + (t * H + hh) * kvb_head;
         std::memcpy(key + hh * qk, src, sizeof(float) * static_cast<size_t>(nope));
         std::memcpy(key + hh * qk + nope, kpe + t * rope, sizeof(float) * static_cast<size_t>(rope));
         std::memcpy(val + hh * vd, src + nope, sizeof(float) * static_cast<size_t>(vd));
       }
+      cpu::kv_store(key, cache.key(layer, start_pos + t), static_cast<int64_t>(H) * qk, kvt);
+      cpu::kv_store(val, cache.value(layer, start_pos + t), static_cast<int64_t>(H) * vd, kvt);
     }
   } else {
     for (int t = 0; t < n; ++t) {
-      std::memcpy(cache.latent(layer, start_pos + t), latent + t * r, sizeof(float) * static_cast<size_t>(r));
-      std::memcpy(cache.k_rope(layer, start_pos + t), kpe + t * rope, sizeof(float) * static_cast<size_t>(rope));
+      cpu::kv_store(latent + t * r, cache.latent(layer, start_pos + t), r, kvt);
+      cpu::kv_store(kpe + t * rope, cache.k_rope(layer, start_pos + t), rope, kvt);
     }
   }
 
@@ -147,22 +152,23 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
           if (!absorbed) {
             float* o = attn_out + (t * H + hh) * vd;
             for (int j = 0; j < n_keys; ++j) {
-              const float* k = cache.key(layer, j) + hh * qk;
-              const float a = cpu::dot_f32(q_nope, k, nope) * scale;
-              const float b = cpu::dot_f32(q_pe, k + nope, rope) * scale;
+              const void* k = cpu::kv_advance(cache.key(layer, j), hh * qk, kvt);
+              const float a = cpu::kv_dot(q_nope, k, nope, kvt) * scale;
+              const float b = cpu::kv_dot(q_pe, cpu::kv_advance(k, nope, kvt), rope, kvt) * scale;
               pn[j] = a;
               pr[j] = b;
               p[j] = a + b;
             }
             softmax_inplace(p, n_keys);
             std::fill(o, o + vd, 0.0f);
-            for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.value(layer, j) + hh * vd, o, vd);
+            for (int j = 0; j < n_keys; ++j)
+              cpu::kv_axpy(p[j], cpu::kv_advance(cache.value(layer, j), hh * vd, kvt), o, vd, kvt);
           } else {
             if (fused) absorb(hh);
             const float* ql = q_lat + (t - c0) * HR + hh * r;
             for (int j = 0; j < n_keys; ++j) {
-              const float a = cpu::dot_f32(ql, cache.latent(layer, j), r) * scale;
-              const float b = cpu::dot_f32(q_pe, cache.k_rope(layer, j), rope) * scale;
+              const float a = cpu::kv_dot(ql, cache.latent(layer, j), r, kvt) * scale;
+              const float b = cpu::kv_dot(q_pe, cache.k_rope(layer, j), rope, kvt) * scale;
               pn[j] = a;
               pr[j] = b;
               p[j] = a + b;
@@ -170,7 +176,7 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
             softmax_inplace(p, n_keys);
             float* ol = o_lat + (t - c0) * HR + hh * r;
             std::fill(ol, ol + r, 0.0f);
-            for (int j = 0; j < n_keys; ++j) cpu::axpy_f32(p[j], cache.latent(layer, j), ol, r);
+            for (int j = 0; j < n_keys; ++j) cpu::kv_axpy(p[j], cache.latent(layer, j), ol, r, kvt);
             if (fused) up_v(hh);
           }
         }

@@ -193,7 +193,7 @@ void log_summary(const Model& m) {
   auto log = engine_log();
   const ModelConfig& c = m.config();
   const MemoryEstimate& mem = m.memory_estimate();
-  const KvMemory kv = kv_memory(c, 4);
+  const KvMemory kv = kv_memory(c, mem.kv_bytes_per_value);
   std::map<std::string, int> dtypes;
   for_each_weight(m, [&](const TensorView& t, Use) { ++dtypes[to_string(t.dtype)]; });
   std::string dt;
@@ -216,7 +216,7 @@ void log_summary(const Model& m) {
   log->info("  params {} total, {} active per token; weights {}, {} read per token", human_count(double(m.n_params())),
             human_count(double(m.n_active_params())), human_bytes(double(m.weight_bytes())),
             human_bytes(double(m.weight_bytes_per_token())));
-  log->info("  KV per token (fp32): latent {} vs MHA {} ({:.1f}x smaller)",
+  log->info("  KV per token ({}-byte values): latent {} vs MHA {} ({:.1f}x smaller)", mem.kv_bytes_per_value,
             human_bytes(kv.get(KvScheme::MlaLatent).bytes_per_token), human_bytes(kv.get(KvScheme::Mha).bytes_per_token),
             kv.ratio_vs_latent(KvScheme::Mha));
   if (mem.context > 0)
@@ -228,11 +228,12 @@ void log_summary(const Model& m) {
 
 }  // namespace
 
-MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context) {
+MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context, int kv_bytes_per_value) {
   MemoryEstimate m;
   m.context = context;
   m.weight_bytes = weight_bytes;
-  const KvMemory kv = kv_memory(c, 4);  // the CPU engine caches fp32
+  m.kv_bytes_per_value = kv_bytes_per_value;
+  const KvMemory kv = kv_memory(c, kv_bytes_per_value);
   m.kv_cache_bytes = static_cast<uint64_t>(kv.bytes_at(KvScheme::MlaLatent, context));
   m.kv_cache_naive_bytes = static_cast<uint64_t>(kv.bytes_at(KvScheme::MlaNaive, context));
   m.total_bytes = m.weight_bytes + m.kv_cache_bytes;
@@ -298,7 +299,7 @@ std::shared_ptr<Model> ModelBinder::load_gguf_model(const fs::path& file, const 
   m->path_ = file;
   m->name_ = file.filename().string();
   m->embedded_tokenizer_ = std::move(tokenizer);
-  m->memory_ = estimate_memory(m->config_, m->weight_bytes(), context);
+  m->memory_ = estimate_memory(m->config_, m->weight_bytes(), context, opt.kv_bytes_per_value);
   log_summary(*m);
   if (opt.check_memory) check_memory(m->memory_, m->name_);
   return m;
@@ -331,10 +332,7 @@ std::shared_ptr<Model> Model::load(const fs::path& path, const ModelLoadOptions&
     gguf = path;
   } else if (fs::is_directory(path) && !fs::exists(path / "model.safetensors") &&
              !fs::exists(path / "model.safetensors.index.json")) {
-    std::vector<fs::path> found;
-    for (const auto& e : fs::directory_iterator(path, ec))
-      if (e.path().extension() == ".gguf") found.push_back(e.path());
-    if (found.size() == 1) gguf = found.front();
+    gguf = gguf_model_in_folder(path).value_or(fs::path());
   }
   if (!gguf.empty()) return ModelBinder::load_gguf_model(gguf, opt);
 
@@ -360,7 +358,7 @@ std::shared_ptr<Model> Model::load(const fs::path& path, const ModelLoadOptions&
     ss << f.rdbuf();
     m->config_json_ = ss.str();
   }
-  m->memory_ = estimate_memory(m->config_, m->weight_bytes(), context);
+  m->memory_ = estimate_memory(m->config_, m->weight_bytes(), context, opt.kv_bytes_per_value);
   log_summary(*m);
   if (opt.check_memory) check_memory(m->memory_, m->name_);
   return m;

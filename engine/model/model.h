@@ -50,17 +50,19 @@ struct LayerWeights {
 struct MemoryEstimate {
   int context = 0;
   uint64_t weight_bytes = 0;          // bound tensors as stored (FP8 scales included)
-  uint64_t kv_cache_bytes = 0;        // latent cache (absorbed MLA), fp32, all layers, `context` tokens
-  uint64_t kv_cache_naive_bytes = 0;  // per-head K/V (naive MLA), fp32, for comparison
+  int kv_bytes_per_value = 4;         // the cache's element size (4 f32, 2 bf16/f16)
+  uint64_t kv_cache_bytes = 0;        // latent cache (absorbed MLA), all layers, `context` tokens
+  uint64_t kv_cache_naive_bytes = 0;  // per-head K/V (naive MLA), same element size, for comparison
   uint64_t total_bytes = 0;           // weights + latent cache
   uint64_t available_bytes = 0;       // /proc/meminfo MemAvailable when estimated; 0 = unknown
 };
-MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context);
+MemoryEstimate estimate_memory(const ModelConfig& c, uint64_t weight_bytes, int context, int kv_bytes_per_value = 4);
 // Throws "[model] NAME: needs X but only Y is available ..." when total > available (> 0).
 void check_memory(const MemoryEstimate& m, const std::string& model_name);
 
 struct ModelLoadOptions {
   int max_context = 0;      // for the memory estimate (0 = min(max_position_embeddings, 4096))
+  int kv_bytes_per_value = 4;  // the KV cache's element size for the estimate (kv_dtype_bytes(BackendOptions::kv_dtype))
   bool check_memory = true; // refuse when weights + KV cache exceed available RAM
   // False when a device backend (CUDA) will hold the weights: the host then keeps the files mapped
   // (evictable) instead of resident in huge pages, which only CPU decode benefits from.

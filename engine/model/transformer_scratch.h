@@ -17,6 +17,7 @@ struct Transformer::Scratch {
   std::vector<float> latent;    // [n, kv_lora_rank] kv_a_layernorm(c_kv)
   std::vector<float> kpe;       // [n, qk_rope] rope(k_pe)
   std::vector<float> kvb;       // [n, H, qk_nope + v] (naive)
+  std::vector<float> key_row, value_row;  // [H, qk_nope + qk_rope], [H, v]: one token's naive K/V before storing
   std::vector<float> attn_out;  // [n, H, v]
   std::vector<float> probs, nope, rope;  // [H, n_keys] one query's attention (and score parts)
   std::vector<float> q_lat, o_lat;       // [chunk, H, kv_lora_rank] absorbed query / output in latent space

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 
@@ -38,6 +39,26 @@ void check_architecture(const GgufFile& f) {
 }
 
 }  // namespace
+
+std::optional<std::filesystem::path> gguf_model_in_folder(const std::filesystem::path& dir) {
+  std::vector<std::filesystem::path> found;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.path().extension() == ".gguf") found.push_back(e.path());
+  if (found.size() == 1) return found.front();
+  if (found.empty()) return std::nullopt;
+  std::sort(found.begin(), found.end());
+  // NAME-00001-of-0000n.gguf .. NAME-0000n-of-0000n.gguf sort in part order.
+  const std::string first = found.front().filename().string();
+  if (first.size() <= 20) return std::nullopt;
+  const std::string prefix = first.substr(0, first.size() - 20);
+  for (size_t i = 0; i < found.size(); ++i) {
+    char suffix[48];
+    std::snprintf(suffix, sizeof suffix, "-%05zu-of-%05zu.gguf", i + 1, found.size());
+    if (found[i].filename().string() != prefix + suffix) return std::nullopt;
+  }
+  return found.front();
+}
 
 ModelConfig config_from_gguf(const std::filesystem::path& path) { return config_from_gguf(GgufFile::open(path)); }
 
@@ -249,8 +270,13 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     if (auto log = spdlog::get("engine")) log->warn("note: {}: {}", f.display_name(), n);
     else spdlog::warn("note: {}: {}", f.display_name(), n);
   }
-  const int file_index = store.add_file(f.mapped(), f.display_name());
-  const bool read_reported = f.mapped()->resident();  // the read already went 0..100 %
+  // One store file per part of a split model, so every tensor keeps its own file for messages.
+  std::vector<int> file_of_part;
+  bool read_reported = true;  // the read already went 0..100 %
+  for (size_t p = 0; p < f.n_parts(); ++p) {
+    file_of_part.push_back(store.add_file(f.mapped(p), f.part_name(p)));
+    read_reported = read_reported && f.mapped(p)->resident();
+  }
 
   uint64_t total = 0, done = 0;
   for (const GgufTensorInfo& t : f.tensors()) total += t.nbytes;
@@ -283,10 +309,11 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     v.shape = t.shape();
     v.data = f.tensor_data(t);
     v.nbytes = t.nbytes;
+    const int fi = file_of_part[t.part];
     switch (m->kind) {
       case GgufNameKind::Plain:
         v.name = m->hf;
-        store.add(std::move(v), file_index);
+        store.add(std::move(v), fi);
         break;
       case GgufNameKind::MergedExperts: {
         if (t.ne.size() != 3) f.bad("tensor '" + t.name + "' must have 3 dimensions [experts, rows, cols]");
@@ -307,7 +334,7 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
           x.shape = {t.ne[1], t.ne[0]};  // [rows, cols] of one expert: [ff, hidden] or [hidden, ff]
           x.data = f.tensor_data(t) + e * per_expert;
           x.nbytes = per_expert;
-          store.add(std::move(x), file_index);
+          store.add(std::move(x), fi);
         }
         break;
       }
@@ -319,7 +346,7 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     if (store.find(s.hf)) continue;  // attn_kv_b is present: the split copies are redundant
     if (!s.kb || !s.vb)
       f.bad("layer " + std::to_string(layer) + " has only one of attn_k_b / attn_v_b and no attn_kv_b");
-    store.add(rebuild_kv_b(store, f, c, s.hf, *s.kb, *s.vb), file_index);
+    store.add(rebuild_kv_b(store, f, c, s.hf, *s.kb, *s.vb), file_of_part[s.kb->part]);
   }
   // Every tensor the metadata implies, with the implied shape: a mismatch is named here, at load.
   // Visited one by one: the store holds at most what the file could describe, so a file whose

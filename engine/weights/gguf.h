@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,10 @@ struct GgufTokenizer {
 // present with the implied shape. Throws Error "[gguf] FILE: ..." on anything wrong.
 void load_gguf(WeightStore& store, const std::filesystem::path& file, const LoadProgress& progress,
                ModelConfig* config_out, TokenizerParts* tokenizer_out);
+
+// The model a folder holds as GGUF: its one .gguf file, or the first part when every .gguf in it
+// is a part of one split model (NAME-0000i-of-0000n.gguf); nullopt otherwise.
+std::optional<std::filesystem::path> gguf_model_in_folder(const std::filesystem::path& dir);
 
 // deepseek2.* metadata → ModelConfig (validated). Where GGUF has no key, the rule is:
 // topk_method = noaux_tc when exp_probs_b tensors exist, group_limited_greedy when

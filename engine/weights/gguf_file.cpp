@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <sstream>
@@ -202,14 +203,139 @@ void read_scalar(Cursor& c, GgufType t, const std::string& key, const GgufFile& 
 
 void GgufFile::bad(const std::string& what) const { fail("gguf", display_name_, what); }
 
+namespace {
+
+// llama.cpp's split naming (llama_split_path): PREFIX-%05d-of-%05d.gguf, parts numbered from 1.
+struct SplitName {
+  std::string prefix;
+  int no = 0;  // 1-based, as in the name
+  int count = 0;
+};
+
+std::optional<SplitName> parse_split_name(const std::string& name) {
+  constexpr size_t kSuffix = 20;  // "-00001-of-00003.gguf"
+  if (name.size() <= kSuffix) return std::nullopt;
+  const std::string suf = name.substr(name.size() - kSuffix);
+  auto digits = [&](size_t at) {
+    int v = 0;
+    for (size_t i = at; i < at + 5; ++i) {
+      if (suf[i] < '0' || suf[i] > '9') return -1;
+      v = v * 10 + (suf[i] - '0');
+    }
+    return v;
+  };
+  if (suf[0] != '-' || suf.compare(6, 4, "-of-") != 0 || suf.compare(15, 5, ".gguf") != 0) return std::nullopt;
+  const int no = digits(1), count = digits(10);
+  if (no < 1 || count < 1 || no > count) return std::nullopt;
+  return SplitName{name.substr(0, name.size() - kSuffix), no, count};
+}
+
+std::string split_file_name(const std::string& prefix, int no, int count) {
+  char suffix[48];
+  std::snprintf(suffix, sizeof suffix, "-%05d-of-%05d.gguf", no, count);
+  return prefix + suffix;
+}
+
+}  // namespace
+
 GgufFile GgufFile::open(const std::filesystem::path& path) { return open_weights(path, MapOptions{}); }
 
-GgufFile GgufFile::open_weights(const std::filesystem::path& path, const MapOptions& options) {
+GgufFile GgufFile::open_part(const std::filesystem::path& path) { return open_part(path, MapOptions{}); }
+
+GgufFile GgufFile::open_part(const std::filesystem::path& path, const MapOptions& options) {
   GgufFile f;
   f.display_name_ = path.filename().string();
   f.file_ = std::make_shared<MappedFile>(path, "gguf", options);
   f.parse();
+  f.parts_ = {Part{f.file_, f.display_name_, f.data_offset_}};
   return f;
+}
+
+GgufFile GgufFile::open_weights(const std::filesystem::path& path, const MapOptions& options) {
+  const std::string fname = path.filename().string();
+  const std::optional<SplitName> sn = parse_split_name(fname);
+  // A part of a split model must carry the name its split keys imply (that is how the other parts
+  // are found, as in llama.cpp); a file with another name is read whole, or refused when its keys
+  // say it is only a part.
+  auto check_name = [&](const GgufFile& given) {
+    if (!given.find("split.count")) return 1;
+    const int count = static_cast<int>(given.get_int("split.count", 0, 65535));
+    if (count <= 1) return 1;
+    const int no = static_cast<int>(given.get_int("split.no", 0, count - 1));
+    if (!sn || sn->count != count || sn->no != no + 1)
+      given.bad("is part " + std::to_string(no + 1) + " of a " + std::to_string(count) +
+                "-part split model (split.no = " + std::to_string(no) + ", split.count = " + std::to_string(count) +
+                ") but its name does not say so; the parts are found by their names: expected '" +
+                split_file_name(sn ? sn->prefix : path.stem().string(), no + 1, count) + "'");
+    return count;
+  };
+  if (!sn) {
+    GgufFile f = open_part(path, options);
+    check_name(f);
+    return f;
+  }
+  int count = 1;
+  {
+    GgufFile given = open_part(path, MapOptions{});  // mapped for this look, not read
+    count = check_name(given);
+    if (count <= 1) return options.weights ? open_part(path, options) : given;
+  }
+
+  const std::filesystem::path dir = path.parent_path();
+  std::vector<std::filesystem::path> paths;
+  uint64_t total = 0;
+  for (int i = 1; i <= count; ++i) {
+    paths.push_back(dir / split_file_name(sn->prefix, i, count));
+    std::error_code ec;
+    const uint64_t size = std::filesystem::file_size(paths.back(), ec);
+    if (ec)
+      fail("gguf", paths.back().filename().string(),
+           "part " + std::to_string(i) + " of the " + std::to_string(count) + "-part split model '" + sn->prefix +
+               "' is missing (looked beside " + fname + ")");
+    total += size;
+  }
+  std::vector<GgufFile> parts;
+  uint64_t done = 0;
+  for (int i = 0; i < count; ++i) {
+    MapOptions mo = options;
+    if (options.on_read) mo.on_read = [&options, &done, total](uint64_t d, uint64_t) { options.on_read(done + d, total); };
+    parts.push_back(open_part(paths[static_cast<size_t>(i)], mo));
+    done += parts.back().file_->size();
+    GgufFile& p = parts.back();
+    if (!p.find("split.count") || !p.find("split.no"))
+      p.bad("has no split.count / split.no keys, so it is not part " + std::to_string(i + 1) + " of the " +
+            std::to_string(count) + "-part split model '" + sn->prefix + "'");
+    const int64_t c = p.get_int("split.count", 0, 65535), no = p.get_int("split.no", 0, 65535);
+    if (c != count || no != i)
+      p.bad("says split.no = " + std::to_string(no) + ", split.count = " + std::to_string(c) + " but its name makes it part " +
+            std::to_string(i + 1) + " of " + std::to_string(count) + " (split.no = " + std::to_string(i) +
+            "): the parts come from different splits");
+  }
+  GgufFile first = std::move(parts.front());
+  std::vector<GgufFile> rest(std::make_move_iterator(parts.begin() + 1), std::make_move_iterator(parts.end()));
+  first.absorb_parts(rest);
+  return first;
+}
+
+void GgufFile::absorb_parts(std::vector<GgufFile>& rest) {
+  for (GgufFile& p : rest) {
+    const auto part = static_cast<uint32_t>(parts_.size());
+    parts_.push_back(p.parts_.front());
+    tensors_.reserve(tensors_.size() + p.tensors_.size());
+    for (GgufTensorInfo& t : p.tensors_) {
+      t.part = part;
+      if (!tensor_index_.emplace(t.name, tensors_.size()).second)
+        p.bad("tensor '" + t.name + "' is also in " + parts_[tensors_[tensor_index_.at(t.name)].part].display_name);
+      tensors_.push_back(std::move(t));
+    }
+  }
+  // split.tensors.count is the whole model's count: a part that was cut short or swapped for
+  // another split's part shows here.
+  const int64_t want = get_int("split.tensors.count", 0, std::numeric_limits<int32_t>::max(),
+                               static_cast<int64_t>(tensors_.size()));
+  if (want != static_cast<int64_t>(tensors_.size()))
+    bad("split.tensors.count = " + std::to_string(want) + " but the " + std::to_string(parts_.size()) +
+        " parts hold " + std::to_string(tensors_.size()) + " tensors");
 }
 
 void GgufFile::parse() {
@@ -330,7 +456,8 @@ const GgufTensorInfo* GgufFile::find_tensor(const std::string& name) const {
 }
 
 const uint8_t* GgufFile::tensor_data(const GgufTensorInfo& t) const {
-  return file_->data() + data_offset_ + t.offset;
+  const Part& p = parts_[t.part];
+  return p.file->data() + p.data_offset + t.offset;
 }
 
 int64_t GgufFile::get_int(const std::string& key, int64_t lo, int64_t hi, std::optional<int64_t> def) const {

@@ -3,6 +3,8 @@
 // dimension and offset is checked against the bytes that remain before anything is allocated
 // from it, so a lying file gives "[gguf] FILE: ..." and never an overflow or a huge allocation.
 // The layout is the one in ggml's docs/gguf.md; nothing here knows about DeepSeek (see gguf.h).
+// Split models (llama.cpp's gguf-split: NAME-00001-of-00003.gguf, keys split.no / split.count /
+// split.tensors.count, all metadata in the first part) open as one GgufFile from any part.
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -63,6 +65,7 @@ struct GgufTensorInfo {
   std::vector<int64_t> ne;  // GGUF order: innermost (contiguous) dimension first
   uint64_t offset = 0;      // from the start of the data section
   uint64_t nbytes = 0;
+  uint32_t part = 0;        // which file of a split model holds the data (0 for a single file)
   // Row-major shape, outermost first (HF order: a linear weight is [out_features, in_features]).
   std::vector<int64_t> shape() const { return {ne.rbegin(), ne.rend()}; }
 };
@@ -74,11 +77,19 @@ class GgufFile {
   // Maps and parses; throws Error "[gguf] FILE: ..." naming the field at fault.
   // Metadata and tensor infos only: the file stays mapped. open_weights() is for loading the model
   // (resident in huge pages by the residency policy, reporting the read).
+  // Given any part of a split model, every part is opened (metadata from the first, tensors from
+  // all); a missing part, or one whose split keys disagree, is an error naming that part.
   static GgufFile open(const std::filesystem::path& path);
   static GgufFile open_weights(const std::filesystem::path& path, const MapOptions& options);
+  // One file exactly as it is, split keys or not (tests, tools that look at a single part).
+  static GgufFile open_part(const std::filesystem::path& path);
+  static GgufFile open_part(const std::filesystem::path& path, const MapOptions& options);
 
+  // The file named in errors: the first part of a split model.
   const std::string& display_name() const { return display_name_; }
-  const std::shared_ptr<MappedFile>& mapped() const { return file_; }
+  const std::shared_ptr<MappedFile>& mapped(size_t part = 0) const { return parts_.at(part).file; }
+  size_t n_parts() const { return parts_.size(); }
+  const std::string& part_name(size_t part) const { return parts_.at(part).display_name; }
   uint32_t version() const { return version_; }
   uint64_t alignment() const { return alignment_; }
   uint64_t data_offset() const { return data_offset_; }
@@ -101,7 +112,15 @@ class GgufFile {
  private:
   GgufFile() = default;
   void parse();
+  // Splices parts 1.. (already parsed, checked against the split keys) into this first part.
+  void absorb_parts(std::vector<GgufFile>& rest);
 
+  struct Part {
+    std::shared_ptr<MappedFile> file;
+    std::string display_name;
+    uint64_t data_offset = 0;
+  };
+  std::vector<Part> parts_;  // [0] is this file
   std::shared_ptr<MappedFile> file_;
   std::string display_name_;
   uint32_t version_ = 0;

@@ -36,6 +36,7 @@ void GgufWriter::begin_kv(const std::string& key, GgufType t) {
   put<uint32_t>(static_cast<uint32_t>(t));
 }
 
+void GgufWriter::set_u16(const std::string& k, uint16_t v) { begin_kv(k, GgufType::U16); put(v); }
 void GgufWriter::set_u32(const std::string& k, uint32_t v) { begin_kv(k, GgufType::U32); put(v); }
 void GgufWriter::set_i32(const std::string& k, int32_t v) { begin_kv(k, GgufType::I32); put(v); }
 void GgufWriter::set_f32(const std::string& k, float v) { begin_kv(k, GgufType::F32); put(v); }

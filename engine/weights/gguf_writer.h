@@ -17,6 +17,7 @@ class GgufWriter {
  public:
   explicit GgufWriter(uint64_t alignment = GgufFile::kDefaultAlignment);
 
+  void set_u16(const std::string& key, uint16_t v);  // split.no / split.count are u16 in llama.cpp
   void set_u32(const std::string& key, uint32_t v);
   void set_i32(const std::string& key, int32_t v);
   void set_f32(const std::string& key, float v);

@@ -87,10 +87,7 @@ WeightStore WeightStore::open(const fs::path& path, const LoadProgress& progress
         shards.push_back(path / n);
       }
     } else {
-      std::vector<fs::path> ggufs;
-      for (const auto& e : fs::directory_iterator(path, ec))
-        if (e.path().extension() == ".gguf") ggufs.push_back(e.path());
-      if (ggufs.size() == 1) return open(ggufs.front(), progress);
+      if (const std::optional<fs::path> g = gguf_model_in_folder(path)) return open(*g, progress);
       fail(kWhere, path.string(), "no model.safetensors or model.safetensors.index.json in this folder");
     }
   } else if (path.extension() == ".safetensors") {

@@ -37,17 +37,31 @@ TEST(CmdInfo, DemoModelJsonMatchesTheModelCard) {
   // the 5 MoE layers listed apart ("4,096 (+16 bias)"); we count the bias as parameters.
   EXPECT_EQ(j["params"]["total"], 11743424 + 5 * 16);
   EXPECT_EQ(j["params"]["active_per_token"], 5845184 + 5 * 16);
-  // the card's cache table: 80 values/layer latent vs 320 for MHA; here in fp32 over 6 layers
+  // the card's cache table: 80 values/layer latent vs 320 for MHA; in BF16 over all 6 layers
+  // 960 bytes/token and 960 KiB at 1024 tokens (the engine's default --kv-type bf16)
+  EXPECT_EQ(j["kv_cache"]["dtype"], "bf16");
   EXPECT_EQ(j["kv_cache"]["schemes"]["mla_latent"]["values_per_token_layer"], 80);
   EXPECT_EQ(j["kv_cache"]["schemes"]["mha"]["values_per_token_layer"], 320);
-  EXPECT_EQ(j["kv_cache"]["schemes"]["mla_latent"]["bytes_per_token"], 80 * 4 * 6);
+  EXPECT_EQ(j["kv_cache"]["schemes"]["mla_latent"]["bytes_per_token"], 960);
   EXPECT_DOUBLE_EQ(j["kv_cache"]["schemes"]["mha"]["ratio_vs_latent"].get<double>(), 4.0);
   EXPECT_EQ(j["memory"]["context"], 1024);
-  EXPECT_EQ(j["memory"]["kv_cache_bytes"], 80 * 4 * 6 * 1024);
+  EXPECT_EQ(j["memory"]["kv_cache_bytes"], 960 * 1024);
   EXPECT_EQ(j["weights"]["dtypes"]["BF16"], 320);
   EXPECT_EQ(j["weights"]["dtypes"]["F32"], 5);
   EXPECT_TRUE(j["memory"]["fits"].get<bool>());
   EXPECT_EQ(r.err, "");  // the load summary is not repeated on stderr
+}
+
+TEST(CmdInfo, KvTypeF32DoublesTheCacheBytes) {
+  const test::RunResult r = run_info({"--model", test::asset_path("models/mla-moe-demo").string(), "--json", "--context",
+                                      "1024", "--kv-type", "f32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json j = json::parse(r.out);
+  EXPECT_EQ(j["kv_cache"]["dtype"], "f32");
+  EXPECT_EQ(j["kv_cache"]["schemes"]["mla_latent"]["bytes_per_token"], 80 * 4 * 6);
+  EXPECT_EQ(j["memory"]["kv_cache_bytes"], 80 * 4 * 6 * 1024);
+  const test::RunResult t = run_info({"--model", test::asset_path("models/mla-moe-demo").string(), "--kv-type", "f32"});
+  EXPECT_NE(t.out.find("[f32, 6 layers]"), std::string::npos) << t.out;
 }
 
 TEST(CmdInfo, DefaultModelAndText) {
@@ -56,6 +70,7 @@ TEST(CmdInfo, DefaultModelAndText) {
   EXPECT_NE(r.out.find("mla-moe-demo"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("11,743,504 total"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("(4.0x)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[bf16, 6 layers]"), std::string::npos) << r.out;  // the default --kv-type, named
 }
 
 TEST(CmdInfo, YarnCaseShowsYarn) {

@@ -7,6 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "engine/config.h"
+#include "engine/weights/gguf.h"
+#include "engine/weights/gguf_export.h"
+#include "engine/weights/gguf_writer.h"
 #include "support/data_paths.h"
 #include "support/pty_session.h"
 
@@ -73,5 +77,37 @@ TEST(CmdTokenize, ErrorsAreOneLine) {
   const test::RunResult c = tokenize({"--tokenizer", dir.string(), "--text", "x"});
   EXPECT_EQ(c.exit_code, 1);
   EXPECT_NE(c.err.find("tokenizer.json: malformed JSON"), std::string::npos) << c.err;
+  std::filesystem::remove_all(dir);
+}
+
+// --tokenizer FILE.gguf: the tokenizer a GGUF carries (tokenizer.ggml.*), here the demo model's
+// written into a GGUF; the ids are the demo model's golden prompt ids.
+TEST(CmdTokenize, GgufFileCarriesTheTokenizer) {
+  const auto demo = test::asset_path("models/mla-moe-demo");
+  const mlascope::ModelConfig cfg = mlascope::ModelConfig::from_file(demo / "config.json");
+  const mlascope::GgufTokenizer t = mlascope::gguf_tokenizer_from_hf(demo, cfg);
+  const auto dir = test::temp_dir("tokenize-gguf");
+  mlascope::GgufWriter w;
+  w.set_string("general.architecture", "deepseek2");
+  w.set_string("tokenizer.ggml.model", t.model);
+  w.set_string("tokenizer.ggml.pre", t.pre);
+  w.set_strings("tokenizer.ggml.tokens", t.tokens);
+  w.set_i32s("tokenizer.ggml.token_type", t.token_types);
+  w.set_strings("tokenizer.ggml.merges", t.merges);
+  w.set_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(t.bos_id));
+  w.set_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(t.eos_id));
+  w.set_bool("tokenizer.ggml.add_bos_token", true);
+  w.write(dir / "demo-tok.gguf");
+  const test::RunResult r = tokenize({"--tokenizer", (dir / "demo-tok.gguf").string(), "--text", "And God said unto Moses, ", "--bos"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "0 1721 654 634 472 1669 14 223\n");  // golden prompt_ids[0..7]
+
+  mlascope::GgufWriter bare;
+  bare.set_string("general.architecture", "deepseek2");
+  bare.write(dir / "bare.gguf");
+  const test::RunResult e = tokenize({"--tokenizer", (dir / "bare.gguf").string(), "--text", "x"});
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("bare.gguf"), std::string::npos) << e.err;
+  EXPECT_NE(e.err.find("tokenizer.ggml.tokens"), std::string::npos) << e.err;
   std::filesystem::remove_all(dir);
 }

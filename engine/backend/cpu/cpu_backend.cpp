@@ -25,7 +25,7 @@ class CpuBackend final : public Backend {
                                                         ? model.config().max_position_embeddings
                                                         : 4096,
                                                     4096)),
-        cache_(model.config(), opt.mla, max_context_),
+        cache_(model.config(), opt.mla, max_context_, opt.kv_dtype),
         transformer_(model, opt.mla) {
     if (model.config().num_experts_per_tok > kMaxTopK)
       fail("cpu", model.name(), "num_experts_per_tok " + std::to_string(model.config().num_experts_per_tok) +
@@ -61,6 +61,7 @@ class CpuBackend final : public Backend {
   void truncate(int n_positions) override { cache_.set_n_cached(std::clamp(n_positions, 0, cache_.n_cached())); }
   int n_cached() const override { return cache_.n_cached(); }
   uint64_t kv_bytes_in_use() const override { return cache_.bytes_in_use(); }
+  KvDType kv_dtype() const override { return cache_.dtype(); }
 
  private:
   const Model& model_;
