@@ -103,6 +103,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   }
 
   // Longest context in a budget.
+  tour_anchor(st.tour, "kv.budget");
   ImGui::SetNextItemWidth(120 * st.ui_scale);
   ImGui::DragFloat("GiB budget", &s.budget_gib, 0.5f, 0.1f, 4096.0f, "%.1f");
   if (ImGui::BeginTable("fits", 3, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit)) {

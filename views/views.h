@@ -118,13 +118,6 @@ struct SessionsState {
   const TraceModel* compare_model = nullptr;  // owned by the shell while comparing
 };
 
-struct TourState {
-  std::vector<Tour> tours;  // loaded by the shell from assets/tours/*.json
-  int active = -1;
-  int step = 0;
-  bool step_done = false;  // the user did what the step asks (advances on Next or automatically)
-};
-
 // What the status bar shows; written by the shell.
 struct StatusInfo {
   std::string model = "(no model)";
@@ -156,7 +149,7 @@ struct ViewState {
   KvMemoryState kv;
   ReplayState replay;
   SessionsState sessions;
-  TourState tour;
+  TourState tour;  // views/tour.h
   StatusInfo status;
 
   std::vector<std::string> errors;  // shown in the window until dismissed
