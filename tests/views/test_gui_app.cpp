@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 
@@ -40,8 +41,9 @@ class GuiAppTest : public ::testing::Test {
   }
 
   // A workbench on the bundled assets; synthetic: a made-up session and no model load at start.
-  GuiApp& make(bool synthetic = true, const fs::path& session_db = {}) {
+  GuiApp& make(bool synthetic = true, const fs::path& session_db = {}, const fs::path& layout_file = {}) {
     GuiConfig cfg;
+    cfg.layout_file = layout_file;
     cfg.assets = test::asset_path("");
     cfg.demo_synthetic = synthetic;
     cfg.synthetic_tokens = 120;
@@ -64,12 +66,13 @@ class GuiAppTest : public ::testing::Test {
     return app.after_frame();
   }
 
-  // Runs `text` as a script until it ends; returns the exit status.
-  int run(const std::string& text, int max_frames = 3000) {
+  // Runs `text` as a script until it ends (a minute at most); returns the exit status.
+  int run(const std::string& text) {
     app_->set_script(parse_script(text, "test.script"));
-    for (int i = 0; i < max_frames; ++i)
+    const auto t0 = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - t0 < std::chrono::seconds(60))
       if (!frame()) return app_->exit_code();
-    ADD_FAILURE() << "script did not finish in " << max_frames << " frames";
+    ADD_FAILURE() << "script did not finish in a minute";
     return -1;
   }
   // Runs `text` and expects it to pass (no failed assertion, no unexpected error).
@@ -206,7 +209,7 @@ TEST_F(GuiAppTest, TourStepsSetUpWhatTheyTalkAbout) {
   // Going back resets what the later step set.
   pass("tour experts-code-prose 3\ntour_back\nwait 2\nassert_tour 2\n");
   EXPECT_EQ(app.view_state().range_begin, -1);
-  EXPECT_EQ(app.view_state().locked_token, 70);  // the step's default when the student skipped step 2
+  EXPECT_EQ(app.view_state().locked_token, 62);  // the step's default when the student skipped step 2
   // The KV budget table is scrolled into view.
   pass("tour mla-saves 2\nwait 2\nassert_visible kv.budget\n");
   pass("tour_leave\nwait 1\n");
@@ -262,4 +265,38 @@ TEST_F(GuiAppTest, ClippedContentIsReported) {
   bool chat = false;
   for (const std::string& f : app.failures()) chat = chat || (f.find("panel 'chat'") != std::string::npos && f.find("clipped") != std::string::npos);
   EXPECT_TRUE(chat);
+}
+
+TEST_F(GuiAppTest, LayoutIsRememberedAcrossRestartsAndACorruptFileFallsBack) {
+  const fs::path dir = test::temp_dir("gui_layout");
+  const fs::path file = dir / "mlascope" / "layout.json";
+  float tour_w = 0;
+  {
+    GuiApp& app = make(true, {}, file);
+    pass("wait 2\n");
+    tour_w = app.tiling().find("tour")->rect.w;
+    pass("drag splitter.tour.routing -100 0\nclose_panel sessions\nmaximize routing\nrestore\nwait 2\n");
+    EXPECT_EQ(app.tiling().find("tour")->rect.w, tour_w - 100);
+    app_.reset();  // closing the window saves what changed
+  }
+  ASSERT_TRUE(fs::exists(file));
+  {
+    GuiApp& app = make(true, {}, file);
+    pass("wait 2\n");
+    EXPECT_EQ(app.tiling().find("tour")->rect.w, tour_w - 100);
+    EXPECT_FALSE(app.panel_open("sessions"));
+    EXPECT_EQ(app.tiling().tiles.size(), 7u);
+    app_.reset();
+  }
+  std::ofstream(file) << "{\"mlascope_layout\": 1, \"root\": {\"split\": \"row\", \"children\": [{\"panel\": 7}]}}";
+  {
+    GuiApp& app = make(true, {}, file);
+    pass("wait 2\n");
+    EXPECT_EQ(app.tiling().tiles.size(), 8u);
+    EXPECT_EQ(app.tiling().find("tour")->rect.w, tour_w);
+    EXPECT_NE(app.toast().find("[layout] " + file.string() + ": root.children[0].panel: must be a panel id (using the default layout)"), std::string::npos)
+        << app.toast();
+  }
+  app_.reset();
+  fs::remove_all(dir);
 }
