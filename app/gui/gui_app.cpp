@@ -1348,12 +1348,14 @@ bool GuiApp::step_script() {
         frame_stats_left_ = num(0);
         frame_times_.clear();
         return true;
-      } else if (v == "click") {
+      } else if (v == "click" || v == "double_click") {
         float x = 0, y = 0;
         point(0, &x, &y);
         mouse_.push_back({x, y, false});
-        mouse_.push_back({x, y, true});
-        mouse_.push_back({x, y, false});
+        for (int k = 0; k < (v == "click" ? 1 : 2); ++k) {
+          mouse_.push_back({x, y, true});
+          mouse_.push_back({x, y, false});
+        }
         mouse_.push_back({-FLT_MAX, -FLT_MAX, false});
         wait_frames_ = 1;
         return true;

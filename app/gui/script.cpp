@@ -27,7 +27,7 @@ const Verb kVerbs[] = {
     {"fork", 2, 2, true},           {"bookmark", 1, 32, false},
     // layout and input
     {"maximize", 1, 1, false},      {"restore", 0, 0, false},    {"resize", 2, 2, true},
-    {"click", 1, 2, false},         {"drag", 3, 4, false},       {"export_png", 0, 1, false},
+    {"click", 1, 2, false},         {"double_click", 1, 2, false},         {"drag", 3, 4, false},       {"export_png", 0, 1, false},
     {"tour_next", 0, 0, false},     {"tour_skip", 0, 0, false},  {"tour_back", 0, 0, false},
     {"tour_leave", 0, 0, false},    {"expect_error", 1, 1, false},
     // assertions: a failed one is printed and makes the exit status 1

@@ -29,6 +29,7 @@
 //   fork TOKEN ID               continue from TOKEN with token id ID in its place
 //   bookmark N [NOTE...]        bookmark position N
 //   click TARGET | click X Y    a left click (press, release) on a named target or a point
+//   double_click TARGET | double_click X Y
 //   drag TARGET DX DY | drag X Y DX DY   press, move by (DX, DY) over 4 frames, release
 //                               targets: errors.dismiss tour.next toast panel.ID title.ID max.ID
 //                               splitter.A.B (A, B: the first open panel on each side of the gap)

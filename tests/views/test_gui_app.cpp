@@ -109,6 +109,9 @@ TEST_F(GuiAppTest, MaximizeButtonAndRestore) {
   pass("click max.attention\nwait 2\n");
   EXPECT_TRUE(app.layout().maximized.empty());
   EXPECT_EQ(app.tiling().tiles.size(), 8u);
+  // A double click on the title does the same.
+  pass("double_click title.tokens\nwait 2\nassert_maximized tokens\ndouble_click title.tokens\nwait 2\n");
+  EXPECT_EQ(app.tiling().tiles.size(), 8u);
   pass(std::string("maximize routing\nwait 2\nassert_maximized routing\n") + kInside + "restore\nwait 1\n");
   EXPECT_EQ(app.tiling().tiles.size(), 8u);
 }
