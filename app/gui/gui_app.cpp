@@ -1035,10 +1035,11 @@ void GuiApp::check_tour_progress() {
       if (st_.layer != tour_layer_at_start_ && st_.layer >= 0) said = "layer " + std::to_string(st_.layer) + " is selected";
       break;
     case views::TourAdvance::SendPrompt:
-      if (live_ && tm_.messages().size() > tour_msgs_at_start_ && !chat_.busy() && !tm_.empty()) {
+      // working(): the answer is finished and every record of it is in the TraceModel.
+      if (live_ && tm_.messages().size() > tour_msgs_at_start_ && !chat_.working() && !tm_.empty()) {
         const Message& m = tm_.messages().back();
-        said = "the model answered with " + std::to_string(std::max(0, m.end_token - m.first_token)) + " tokens; the chat now holds " +
-               std::to_string(tm_.size()) + " tokens";
+        said = "the model answered with " + std::to_string(std::max(0, m.end_token - m.first_token)) + " tokens; the chat holds " +
+               std::to_string(tm_.size()) + " tokens and the KV figure reads " + views::human_bytes(static_cast<double>(tm_.token(tm_.size() - 1).kv_bytes));
       }
       break;
     case views::TourAdvance::OpenPanel:
@@ -1227,8 +1228,18 @@ bool GuiApp::step_script() {
       } else if (v == "synthetic") {
         views::SyntheticOptions o;
         o.n_tokens = num(0);
+        // With a KV preset's config: DeepSeek's real counts (61 layers, 256 experts, 128 heads
+        // for V3); attention rows for the first 48 tokens keep a 128-head session small.
+        ModelConfig config = views::demo_config();
+        if (c.args.size() > 1) {
+          const auto p = std::find_if(st_.kv.presets.begin(), st_.kv.presets.end(), [&](const views::KvPreset& k) { return k.name == c.args[1]; });
+          if (p == st_.kv.presets.end()) fail("script", where(c), "no preset '" + c.args[1] + "' (assets/presets/*.json)");
+          config = p->config;
+          o.attention_tokens = 48;
+          o.title = "synthetic session with " + c.args[1] + "'s counts";
+        }
         chat_.detach(tm_);
-        views::fill_synthetic(tm_, views::demo_config(), o);
+        views::fill_synthetic(tm_, config, o);
         live_ = false;
         ++view_gen_;
         shown_session_ = -1;

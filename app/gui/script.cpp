@@ -15,7 +15,7 @@ struct Verb {
   bool numeric;  // all args must be integers
 };
 const Verb kVerbs[] = {
-    {"load_model", 1, 2, false},    {"synthetic", 1, 1, true},   {"prompt", 1, 1, false},
+    {"load_model", 1, 2, false},    {"synthetic", 1, 2, false},   {"prompt", 1, 1, false},
     {"wait_idle", 0, 0, false},     {"wait", 1, 1, true},        {"select_token", 1, 1, true},
     {"lock_token", 1, 1, true},     {"select_layer", 1, 1, true}, {"range", 2, 2, true},
     {"replay_position", 1, 1, true}, {"open_panel", 1, 1, false}, {"close_panel", 1, 1, false},
@@ -102,6 +102,7 @@ std::vector<ScriptCommand> parse_script(const std::string& text, const std::stri
       for (const std::string& a : c.args)
         if (!is_int(a)) fail("script", where, "'" + c.verb + "' wants integers, got '" + a + "'");
     if (c.verb == "bookmark" && !is_int(c.args[0])) fail("script", where, "'bookmark' wants a token position first, got '" + c.args[0] + "'");
+    if (c.verb == "synthetic" && !is_int(c.args[0])) fail("script", where, "'synthetic' wants a token count first, got '" + c.args[0] + "'");
     if (c.verb == "tour" && na == 2 && !is_int(c.args[1])) fail("script", where, "'tour' step must be an integer, got '" + c.args[1] + "'");
     if ((c.verb == "assert_tour" && !is_int(c.args[0])) || (c.verb == "assert_width" && !is_int(c.args[1])))
       fail("script", where, "'" + c.verb + "' wants an integer, got '" + (c.verb == "assert_tour" ? c.args[0] : c.args[1]) + "'");

@@ -3,7 +3,8 @@
 //
 //   load_model demo|PATH [nowait]  open a model folder (demo = the bundled model); waits for the
 //                               load unless nowait (then the next commands run while it loads)
-//   synthetic N                 a synthetic session of N tokens (no model)
+//   synthetic N [PRESET]        a synthetic session of N tokens (no model); with the architecture
+//                               of a KV preset (DeepSeek-V3: 61 layers, 256 experts, 128 heads)
 //   prompt TEXT                 send a chat turn (\n = newline); `wait_idle` waits for the answer
 //   wait_idle | wait N          wait for generation to finish | N frames
 //   select_token N              hover token N (stays until another select/lock: there is no pointer)
