@@ -521,6 +521,8 @@ void GuiApp::draw_panels() {
   draw_splitters(work_area_);
   rects_.clear();
   geometry_.clear();
+  panel_text_.clear();
+  if (capture_text_ > 0) --capture_text_;
   const bool reset_scroll = std::exchange(scroll_reset_, false);
   for (const views::PanelInfo& p : views::panels()) {
     const Tile* t = tiling_.find(p.id);
@@ -542,7 +544,15 @@ void GuiApp::draw_panels() {
     targets_["panel." + std::string(p.id)] = Rect{w->InnerRect.Min.x, w->InnerRect.Min.y, w->InnerRect.GetWidth(), w->InnerRect.GetHeight()};
     const ImRect title = w->TitleBarRect();
     targets_["title." + std::string(p.id)] = Rect{title.Min.x, title.Min.y, title.GetWidth() * 0.5f, title.GetHeight()};
+    // The visible text a panel drew, for script assertions (ImGui's log sees only what is drawn:
+    // clipped and scrolled-away items are not in it).
+    const bool capture = capture_text_ > 0;
+    if (capture) ImGui::LogToBuffer();
     if (visible) p.draw(tm_, st_);
+    if (capture) {
+      panel_text_[p.id] = GImGui->LogBuffer.c_str();
+      ImGui::LogFinish();
+    }
     if (visible && std::string(p.id) == "tour" && st_.tour.active >= 0)
       targets_["tour.next"] = Rect{st_.tour.next_rect[0], st_.tour.next_rect[1], st_.tour.next_rect[2], st_.tour.next_rect[3]};
     geometry_[p.id] = PanelGeometry{wr, Rect{w->InnerRect.Min.x, w->InnerRect.Min.y, w->InnerRect.GetWidth(), w->InnerRect.GetHeight()},
@@ -1418,6 +1428,43 @@ bool GuiApp::step_script() {
         if (c.args.size() > 1) {
           const bool done = c.args[1] == "done";
           check(st_.tour.step_done == done, c, std::string("the step is ") + (st_.tour.step_done ? "done" : "still waiting"));
+        }
+      } else if (v == "assert_panel_text") {
+        // Needs a frame drawn with the text captured: ask for it, then come back to this command.
+        if (!panel_text_.count(c.args[0]) || capture_text_ == 0) {
+          if (wait_text_cmd_ == &c) {
+            check(false, c, "panel '" + c.args[0] + "' is not open");
+            wait_text_cmd_ = nullptr;
+          } else {
+            capture_text_ = 2;
+            wait_text_cmd_ = &c;
+            --script_pc_;
+            return true;
+          }
+        } else {
+          wait_text_cmd_ = nullptr;
+          check(panel_text_[c.args[0]].find(c.args[1]) != std::string::npos, c, "panel '" + c.args[0] + "' does not show '" + c.args[1] + "'");
+        }
+      } else if (v == "assert_kv_equal") {
+        if (!panel_text_.count("kv_memory") || capture_text_ == 0) {
+          if (wait_text_cmd_ == &c) {
+            check(false, c, "the KV memory panel is not open");
+            wait_text_cmd_ = nullptr;
+          } else {
+            capture_text_ = 2;
+            wait_text_cmd_ = &c;
+            --script_pc_;
+            return true;
+          }
+        } else {
+          wait_text_cmd_ = nullptr;
+          // "KV 228.75 KiB f32 | ...": the figure is what follows "KV " up to the next " |".
+          const size_t at = status_line_.find("KV ");
+          const std::string figure = at == std::string::npos ? std::string()
+                                                              : status_line_.substr(at + 3, status_line_.find(" |", at) - at - 3);
+          check(!figure.empty(), c, "the status line '" + status_line_ + "' shows no KV figure");
+          check(!figure.empty() && panel_text_["kv_memory"].find(figure) != std::string::npos, c,
+                "the status bar says KV " + figure + " but the KV memory panel does not show that figure");
         }
       } else if (v == "assert_rec_count") {
         wait_rec_cmd_ = &c;

@@ -147,6 +147,8 @@ class GuiApp {
   std::map<std::string, PanelRect> rects_;
   std::map<std::string, PanelGeometry> geometry_;
   std::map<std::string, Rect> targets_;
+  std::map<std::string, std::string> panel_text_;  // visible text of each panel (while capture_text_ > 0)
+  int capture_text_ = 0;                // frames left to capture panel text for an assertion
   float menu_h_ = 0, status_h_ = 0;
   Rect work_area_;                     // between the menu bar and the status bar
   Layout layout_;                      // the user's layout (remembered)
@@ -182,6 +184,7 @@ class GuiApp {
   bool wait_idle_ = false;
   double wait_rec_until_ = 0;          // assert_rec_count: how long the recorder may take to catch up
   const ScriptCommand* wait_rec_cmd_ = nullptr;
+  const ScriptCommand* wait_text_cmd_ = nullptr;  // an assertion waiting for a frame of captured text
   int script_hover_ = -1;              // select_token: a hover that stays (no pointer in scripts)
   struct MouseFrame {
     float x, y;

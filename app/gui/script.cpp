@@ -35,6 +35,7 @@ const Verb kVerbs[] = {
     {"assert_session", 1, 1, false}, {"assert_toast", 1, 1, false}, {"assert_status", 1, 1, false},
     {"assert_errors", 1, 1, true},  {"assert_open", 1, 16, false}, {"assert_maximized", 1, 1, false},
     {"assert_width", 2, 2, false},  {"assert_tour", 1, 2, false}, {"assert_rec_count", 0, 0, false},
+    {"assert_panel_text", 2, 2, false}, {"assert_kv_equal", 0, 0, false},
 };
 
 // Verbs whose one argument is the rest of the line (titles and texts contain spaces).
@@ -86,7 +87,14 @@ std::vector<ScriptCommand> parse_script(const std::string& text, const std::stri
     for (const Verb& k : kVerbs)
       if (c.verb == k.name) v = &k;
     if (!v) fail("script", where, "unknown command '" + c.verb + "'");
-    if (takes_rest(c.verb)) {
+    if (c.verb == "assert_panel_text") {  // a panel id, then the rest of the line
+      std::string id, rest;
+      ls >> id;
+      std::getline(ls, rest);
+      const size_t b = rest.find_first_not_of(" \t");
+      if (!id.empty()) c.args.push_back(id);
+      if (b != std::string::npos) c.args.push_back(rest.substr(b));
+    } else if (takes_rest(c.verb)) {
       std::string rest;
       std::getline(ls, rest);
       const size_t b = rest.find_first_not_of(" \t");

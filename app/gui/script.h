@@ -53,7 +53,9 @@
 //   assert_tour STEP [done|waiting]   the running tour's step (0-based) and whether it is done
 //   assert_rec_count            the status line's "N tokens saved" equals the session's length
 //                               (waits up to 5 s for the recorder's commit)
-//   assert_kv_equal             the status bar's KV figure equals the KV panel's
+//   assert_panel_text ID TEXT   the text panel ID draws (visible part only) contains TEXT (rest of line)
+//   assert_kv_equal             the status bar's KV figure ("KV 228.75 KiB ..." up to the next '|')
+//                               appears, the same, in the text the KV memory panel draws
 //
 // A run exits 1 when an assertion failed, an error occurred that no expect_error announced, or
 // an expected error never came.

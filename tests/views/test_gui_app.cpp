@@ -303,3 +303,12 @@ TEST_F(GuiAppTest, LayoutIsRememberedAcrossRestartsAndACorruptFileFallsBack) {
   app_.reset();
   fs::remove_all(dir);
 }
+
+// assert_panel_text reads what a panel drew (ImGui's log of the visible text), not its state.
+TEST_F(GuiAppTest, PanelTextIsWhatThePanelDrew) {
+  make();
+  pass("wait 1\nassert_panel_text tour Experts specialize: code vs prose\n");
+  EXPECT_EQ(run("assert_panel_text tour a tour that does not exist\n"), 1);
+  EXPECT_EQ(run("close_panel attention\nwait 1\nassert_panel_text attention layer\n"), 1);  // not open
+  pass("tour reading-attention\nassert_panel_text tour Each row of the map is a query token\n");
+}
