@@ -1,6 +1,7 @@
 // sessions/recorder.cpp — the recorder thread: SPSC queue in, batched SQLite transactions out.
 #include "recorder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 
@@ -187,6 +188,7 @@ RecorderStatus SessionRecorder::status() const {
   RecorderStatus s;
   s.recording = recording();
   s.tokens_committed = committed_.load(std::memory_order_acquire);
+  s.tokens_stored = stored_.load(std::memory_order_acquire);
   s.tokens_lost = lost_.load(std::memory_order_relaxed);
   std::lock_guard lock(message_mu_);
   s.message = message_;
@@ -198,12 +200,16 @@ void SessionRecorder::run() {
   const int64_t sid = session_id_;
   bool in_tx = false;
   int tokens_in_tx = 0;
+  // The session's length as the open transaction leaves it: positions are written in order, and
+  // a truncation cuts it; published with each commit.
+  uint64_t length_in_tx = 0;
   Clock::time_point tx_start{};
 
   auto commit = [&] {
     if (!in_tx) return;
     d.db.exec("COMMIT");
     in_tx = false;
+    stored_.store(length_in_tx, std::memory_order_release);
     const uint64_t total = committed_.fetch_add(static_cast<uint64_t>(tokens_in_tx), std::memory_order_acq_rel) +
                            static_cast<uint64_t>(tokens_in_tx);
     tokens_in_tx = 0;
@@ -284,6 +290,7 @@ void SessionRecorder::run() {
           q.exec();
         }
         ++tokens_in_tx;
+        length_in_tx = std::max<uint64_t>(length_in_tx, static_cast<uint64_t>(r.position) + 1);
         break;
       }
       case Event::Kind::Message: {
@@ -333,6 +340,7 @@ void SessionRecorder::run() {
           d.db.exec(std::string("DELETE FROM ") + table + " WHERE session_id = " + s + " AND position >= " + n);
         d.db.exec("DELETE FROM messages WHERE session_id = " + s + " AND first_token >= " + n);
         d.db.exec("UPDATE messages SET end_token = " + n + " WHERE session_id = " + s + " AND end_token > " + n);
+        length_in_tx = std::min<uint64_t>(length_in_tx, static_cast<uint64_t>(std::max<int64_t>(0, e.n)));
         break;
       }
       case Event::Kind::Flush: break;

@@ -42,7 +42,8 @@ struct RecorderOptions {
 struct RecorderStatus {
   bool recording = true;
   std::string message;  // why recording stopped
-  uint64_t tokens_committed = 0;
+  uint64_t tokens_committed = 0;  // token rows written so far (a regenerate or fork writes positions again)
+  uint64_t tokens_stored = 0;     // the session's length in the database now (committed, net of truncations)
   uint64_t tokens_lost = 0;  // handed over after recording stopped
 };
 
@@ -102,6 +103,7 @@ class SessionRecorder {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> stopped_{false};
   std::atomic<uint64_t> committed_{0};
+  std::atomic<uint64_t> stored_{0};
   std::atomic<uint64_t> lost_{0};
   mutable std::mutex message_mu_;  // guards message_ only (cold path)
   std::string message_;

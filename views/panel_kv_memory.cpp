@@ -201,6 +201,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   }
 
   // Longest context in a budget, every scheme, flagged beyond the model's maximum.
+  tour_anchor(st.tour, "kv.budget");
   ImGui::SetNextItemWidth(110 * st.ui_scale);
   ImGui::DragFloat("GiB budget", &s.budget_gib, 0.5f, 0.1f, 4096.0f, "%.1f");
   ImGui::SameLine();

@@ -191,6 +191,7 @@ void token_tab(const TraceModel& tm, ViewState& st) {
   const RouteRow* r = tm.route(static_cast<size_t>(t), layer);
   const auto sel = tm.selection(static_cast<size_t>(t), layer);
   const auto sc = tm.scores(static_cast<size_t>(t), layer);
+  tour_anchor(st.tour, "routing.why");
   if (!ImGui::CollapsingHeader("Why this expert?", ImGuiTreeNodeFlags_DefaultOpen)) return;
   if (!r || sel.empty()) {
     ImGui::TextDisabled("No scores were captured for L%d (capture policy Routing or higher).", layer);
@@ -428,10 +429,12 @@ void draw_routing(const TraceModel& tm, ViewState& st) {
       ImGui::EndTabItem();
     }
     if (ImGui::BeginTabItem("token x expert", nullptr, flags(1))) {
+      tour_anchor(st.tour, "routing.matrix");
       matrix_tab(tm, st);
       ImGui::EndTabItem();
     }
     if (ImGui::BeginTabItem("expert load", nullptr, flags(2))) {
+      tour_anchor(st.tour, "routing.load");
       load_tab(tm, st);
       ImGui::EndTabItem();
     }

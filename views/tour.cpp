@@ -12,8 +12,24 @@
 namespace mlascope::views {
 
 namespace {
-const char* const kVerbs[] = {"load_model", "send_prompt", "select_token", "lock_token", "select_layer",
-                              "open_panel", "open_session", "set_preset", "set_head", "set_range"};
+// What a step's "actions" may do (the shell performs them in order when the step starts).
+const char* const kVerbs[] = {
+    "load_model",    // value: model folder or "demo"
+    "send_prompt",   // value: text
+    "select_token",  // value: token position (locks it, as a click does)
+    "lock_token",    // same
+    "select_layer",  // value: layer index
+    "open_panel",    // value: panel id
+    "open_session",  // value: session title
+    "set_preset",    // value: KV panel preset ("session" = the shown session's model)
+    "set_head",      // value: attention head (-1 = average)
+    "set_part",      // value: attention part: probs | nope | rope | sum
+    "set_range",     // value: first token, end: one past the last
+    "select_tab",    // value: routing tab: token | matrix | load
+    "scroll_to",     // value: an anchor a panel marks (routing.why, routing.load, kv.budget, ...)
+    "replay_to",     // value: replay cursor (tokens shown)
+    "maximize",      // value: panel id shown alone
+};
 
 TourAdvance parse_advance(const std::string& s, const std::string& src, const std::string& field) {
   if (s == "button") return TourAdvance::Button;
@@ -24,6 +40,17 @@ TourAdvance parse_advance(const std::string& s, const std::string& src, const st
   fail("tour", src, field + ": unknown value '" + s + "' (button, select_token, select_layer, send_prompt, open_panel)");
 }
 }  // namespace
+
+const char* advance_request(TourAdvance a) {
+  switch (a) {
+    case TourAdvance::Button: return "";
+    case TourAdvance::SelectToken: return "click a token in the token strip";
+    case TourAdvance::SelectLayer: return "choose another layer";
+    case TourAdvance::SendPrompt: return "send a prompt and wait for the answer";
+    case TourAdvance::OpenPanel: return "open the panel";
+  }
+  return "";
+}
 
 bool is_known_verb(const std::string& verb) {
   return std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs);
@@ -49,7 +76,8 @@ Tour parse_tour(const std::string& text, const std::string& src) {
   t.id = str(j, "id", "", true);
   t.title = str(j, "title", "", true);
   t.session = str(j, "session", "", false);
-  if (t.session.empty()) t.session = "demo";
+  // "demo" is what older tour files say for the live chat with the demo model.
+  if (t.session.empty() || t.session == "demo") t.session = "live";
   if (!j.contains("steps") || !j["steps"].is_array() || j["steps"].empty())
     fail("tour", src, "steps: must be a non-empty array");
   for (size_t i = 0; i < j["steps"].size(); ++i) {
@@ -59,6 +87,19 @@ Tour parse_tour(const std::string& text, const std::string& src) {
     TourStep step;
     step.text = str(s, "text", where, true);
     step.panel = str(s, "panel", where, false);
+    step.session = str(s, "session", where, false);
+    if (step.session == "demo") step.session = "live";
+    if (s.contains("panels")) {
+      if (!s["panels"].is_array()) fail("tour", src, where + "panels: must be an array of panel ids");
+      for (size_t p = 0; p < s["panels"].size(); ++p) {
+        if (!s["panels"][p].is_string()) fail("tour", src, where + "panels[" + std::to_string(p) + "]: must be a panel id");
+        step.panels.push_back(s["panels"][p].get<std::string>());
+      }
+    }
+    if (s.contains("keep_token")) {
+      if (!s["keep_token"].is_boolean()) fail("tour", src, where + "keep_token: must be true or false");
+      step.keep_token = s["keep_token"].get<bool>();
+    }
     const std::string adv = str(s, "advance", where, false);
     if (!adv.empty()) step.advance = parse_advance(adv, src, where + "advance");
     if (s.contains("actions")) {

@@ -132,13 +132,6 @@ struct SessionsState {
   const TraceModel* compare_model = nullptr;  // owned by the shell while comparing
 };
 
-struct TourState {
-  std::vector<Tour> tours;  // loaded by the shell from assets/tours/*.json
-  int active = -1;
-  int step = 0;
-  bool step_done = false;  // the user did what the step asks (advances on Next or automatically)
-};
-
 // What the status bar shows; written by the shell.
 struct StatusInfo {
   std::string model = "(no model)";
@@ -170,7 +163,7 @@ struct ViewState {
   KvMemoryState kv;
   ReplayState replay;
   SessionsState sessions;
-  TourState tour;
+  TourState tour;  // views/tour.h
   StatusInfo status;
 
   // Text of any token id (the loaded model's tokenizer, display form); set by the shell when a model

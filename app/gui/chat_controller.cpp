@@ -179,6 +179,7 @@ RecordingInfo ChatController::recording() const {
     r.recording = s.recording;
     r.session_id = recorder_->session_id();
     r.tokens_committed = s.tokens_committed;
+    r.tokens_stored = s.tokens_stored;
     if (!s.recording) r.message = s.message;
   }
   return r;
@@ -379,7 +380,8 @@ bool ChatController::clear(TraceModel& tm) {
 }
 
 void ChatController::detach(TraceModel&) {
-  abandon();
+  // A model load goes on (its result arrives through take_loaded); only a running answer stops.
+  if (load_progress() < 0) abandon();
   recorder_.reset();
   record_message_.clear();
   raw_text_.clear();

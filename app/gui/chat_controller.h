@@ -33,7 +33,8 @@ struct RecordingInfo {
   bool enabled = false;      // a database is configured
   bool recording = false;    // a recorder is running for the current chat
   int64_t session_id = -1;
-  uint64_t tokens_committed = 0;
+  uint64_t tokens_committed = 0;  // token rows written (rewrites after a regenerate or fork count again)
+  uint64_t tokens_stored = 0;     // the recorded session's length in the database now
   std::string message;       // why recording stopped / could not start ("" when fine)
 };
 

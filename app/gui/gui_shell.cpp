@@ -26,16 +26,6 @@ namespace {
 std::string g_glfw_error;
 void on_glfw_error(int code, const char* what) { g_glfw_error = std::to_string(code) + ": " + (what ? what : "?"); }
 
-fs::path layout_file() {
-  // ImGui 1.86 has no docking: window positions and sizes persist in its ini file under XDG config.
-  const char* xdg = std::getenv("XDG_CONFIG_HOME");
-  const char* home = std::getenv("HOME");
-  fs::path dir = xdg && *xdg ? fs::path(xdg) : fs::path(home ? home : ".") / ".config";
-  dir /= "mlascope";
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  return dir / "imgui.ini";
-}
 }  // namespace
 
 bool gui_available(std::string* why) {
@@ -87,7 +77,8 @@ int run_gui(const WorkbenchOptions& opt) {
   cfg.engine.backend.max_context = opt.max_context;
   cfg.engine.backend.kv_dtype = kv_dtype_of(opt.kv_type);
   cfg.content_scale = std::max(1.0f, sx);
-  if (!scripted) cfg.ini_file = layout_file();  // scripted runs start from the default tiles
+  if (!scripted) cfg.layout_file = gui::default_layout_file();  // scripted runs start from the default tiles
+  cfg.set_window_size = [win](int w, int h) { glfwSetWindowSize(win, w, h); };
   int code = 0;
   {
     gui::GuiApp app(cfg);
@@ -102,9 +93,9 @@ int run_gui(const WorkbenchOptions& opt) {
       }
       ImGui_ImplOpenGL3_NewFrame();
       ImGui_ImplGlfw_NewFrame();
-      // A scripted run has no user: the pointer Xvfb parks mid-screen must not hover anything,
-      // or screenshots show tooltips and hover previews nobody asked for.
-      if (scripted) ImGui::GetIO().MousePos = ImVec2(-FLT_MAX, -FLT_MAX);
+      // A scripted run has no user: the pointer Xvfb parks mid-screen must not hover anything
+      // (screenshots would show tooltips nobody asked for); only the script's clicks and drags.
+      if (scripted) app.script_mouse(ImGui::GetIO());
       ImGui::NewFrame();
       app.draw();
       ImGui::Render();

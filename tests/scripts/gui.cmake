@@ -10,9 +10,19 @@ if(NOT XVFB_RUN)
   return()
 endif()
 set(MLASCOPE_GUI_SHOTS 01-window-chat 02-tokens 03-routing-token 04-routing-matrix 05-routing-load 06-attention
-    07-kv-memory 08-tour-mla-saves 09-tour-experts 10-tour-attention 11-replay 12-sessions-compare 13-presenter)
+    07-kv-memory 08-layout-two-panels 09-layout-maximized 10-tour1-step1 11-tour1-step2 12-tour1-step3 13-tour1-step4
+    14-tour1-step5 15-tour1-step6 16-tour2-step1 17-tour2-step2 18-tour2-step3 19-tour2-step4 20-tour2-step5
+    21-tour2-step6 22-tour3-step1 23-tour3-step2 24-tour3-step3 25-tour3-step4 26-tour3-step5 27-replay
+    28-sessions-compare 29-presenter 30-window-1280x800 31-tour2-step5-1280x800 32-v3-window 33-v3-routing-matrix
+    34-v3-routing-load)
 add_test(NAME gui_scripted_run
          COMMAND ${CMAKE_COMMAND} -DBIN=$<TARGET_FILE:mlascope> -DSCRIPT=${CMAKE_CURRENT_LIST_DIR}/gui_run.script
                  -DOUT=${CMAKE_CURRENT_BINARY_DIR}/gui_shots -DCHECK=$<TARGET_FILE:gui_png_check>
                  "-DNAMES=${MLASCOPE_GUI_SHOTS}" -P ${CMAKE_CURRENT_LIST_DIR}/gui_run.cmake)
 set_tests_properties(gui_scripted_run PROPERTIES LABELS "gui" TIMEOUT 400 ENVIRONMENT "MLASCOPE_ASSETS=${PROJECT_SOURCE_DIR}/assets")
+# A failed load_model followed by quit exits 1 and names the folder.
+add_test(NAME gui_failed_load_exits_nonzero
+         COMMAND ${CMAKE_COMMAND} -DBIN=$<TARGET_FILE:mlascope> -DSCRIPT=${CMAKE_CURRENT_LIST_DIR}/gui_failed_load.script
+                 -DOUT=${CMAKE_CURRENT_BINARY_DIR}/gui_failed_load -DEXPECT=/nonexistent/mlascope-model
+                 -P ${CMAKE_CURRENT_LIST_DIR}/gui_exit.cmake)
+set_tests_properties(gui_failed_load_exits_nonzero PROPERTIES LABELS "gui" TIMEOUT 150 ENVIRONMENT "MLASCOPE_ASSETS=${PROJECT_SOURCE_DIR}/assets")

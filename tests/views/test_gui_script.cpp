@@ -59,3 +59,30 @@ TEST(GuiScript, ChatVerbsAndPromptEscapes) {
   EXPECT_EQ(message("fork 3\n"), "[script] t.script:1: 'fork' takes 2 argument(s), got 1");
   EXPECT_EQ(message("bookmark here please\n"), "[script] t.script:1: 'bookmark' wants a token position first, got 'here'");
 }
+
+TEST(GuiScript, ShellVerbsAndAssertions) {
+  const auto cmds = parse_script("load_model demo nowait\nmaximize routing\ndrag splitter.tour.routing -100 0\nclick 10 20\n"
+                                 "assert_panel_text kv_memory KV 228.75 KiB f32\nassert_session demo: prose then code\n"
+                                 "expect_error no such model folder\nassert_tour 3 done\nsynthetic 300 v3\nassert_panels_inside except routing\n",
+                                 "t.script");
+  ASSERT_EQ(cmds.size(), 10u);
+  EXPECT_EQ(cmds[0].args, (std::vector<std::string>{"demo", "nowait"}));
+  EXPECT_EQ(cmds[2].args, (std::vector<std::string>{"splitter.tour.routing", "-100", "0"}));
+  EXPECT_EQ(cmds[4].args, (std::vector<std::string>{"kv_memory", "KV 228.75 KiB f32"}));
+  EXPECT_EQ(cmds[5].args, std::vector<std::string>{"demo: prose then code"});
+  EXPECT_EQ(cmds[6].args, std::vector<std::string>{"no such model folder"});
+  EXPECT_EQ(cmds[9].args, (std::vector<std::string>{"except", "routing"}));
+  auto message = [](const std::string& text) {
+    try {
+      parse_script(text, "t.script");
+    } catch (const Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_EQ(message("load_model demo later\n"), "[script] t.script:1: 'load_model' second argument must be nowait, got 'later'");
+  EXPECT_EQ(message("assert_tour 2 maybe\n"), "[script] t.script:1: 'assert_tour' second argument must be done or waiting, got 'maybe'");
+  EXPECT_EQ(message("assert_width tour wide\n"), "[script] t.script:1: 'assert_width' wants an integer, got 'wide'");
+  EXPECT_EQ(message("assert_panel_text kv_memory\n"), "[script] t.script:1: 'assert_panel_text' takes 2 argument(s), got 1");
+  EXPECT_EQ(message("resize big 800\n"), "[script] t.script:1: 'resize' wants integers, got 'big'");
+}
