@@ -56,6 +56,7 @@ struct LoopbackServer {
     s.model = demo();
     s.backend.device = DeviceKind::Cpu;
     s.backend.n_threads = 1;
+    s.backend.kv_dtype = KvDType::BF16;  // what `generate` uses by default (the local reference below)
     s.max_queue = max_queue;
     engine = std::make_unique<app::server::ServeEngine>(s);
     api = std::make_unique<app::server::ServeApi>(*engine, opt);
@@ -84,7 +85,7 @@ constexpr int kNew = 10;
 TraceModel local_reference(const fs::path& dir) {
   const fs::path db = dir / "ref.db";
   const std::string cmd = test::mlascope_binary().string() + " generate --model " + demo().string() + " --prompt-ids " + kPromptIds +
-                          " -n " + std::to_string(kNew) + " --threads 1 --device cpu --record --capture routing --session-db " + db.string() +
+                          " -n " + std::to_string(kNew) + " --threads 1 --device cpu --kv-type bf16 --record --capture routing --session-db " + db.string() +
                           " >" + (dir / "out.txt").string() + " 2>" + (dir / "err.txt").string();
   const int st = std::system(cmd.c_str());
   EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << slurp(dir / "err.txt");
