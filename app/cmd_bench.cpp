@@ -19,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine_options.h"
 #include "engine/backend/backend.h"
@@ -26,6 +27,7 @@
 #include "engine/model/model.h"
 #include "engine/trace/step_collector.h"
 #include "term_progress.h"
+#include "terminal_views.h"
 
 namespace mlascope::app {
 
@@ -180,7 +182,7 @@ void run_bench(const BenchArgs& a) {
   j["bandwidth_ratio"] = stream_gbs > 0 ? decode_gbs / stream_gbs : 0.0;
   j["peak_rss_bytes"] = static_cast<uint64_t>(rss_kib) * 1024;
   if (a.json) {
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", dump_json(j, -1).c_str());
     return;
   }
   std::printf("%s  (%s, %d threads, capture %s, KV cache %s)\n", a.model.string().c_str(), backend->name().c_str(),
@@ -201,10 +203,10 @@ void register_bench(CLI::App& root, CommandContext& ctx) {
   auto a = std::make_shared<BenchArgs>();
   CLI::App* cmd = root.add_subcommand("bench", "CPU prefill/decode speed, effective GB/s and its ratio to memory bandwidth");
   cmd->add_option("--model", a->model, "HF folder or .gguf file")->required();
-  cmd->add_option("--threads", a->threads, "CPU threads (default: all cores)")->check(CLI::Range(1, 1024));
-  cmd->add_option("--prompt-len", a->prompt_len, "prompt tokens (random ids) for prefill")->check(CLI::Range(1, 1 << 20));
-  cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(CLI::Range(0, 1 << 20));
-  cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(CLI::Range(1, 100));
+  add_threads_option(cmd, a->threads);
+  cmd->add_option("--prompt-len", a->prompt_len, "prompt tokens (random ids) for prefill")->check(in_range(1, 1 << 20));
+  cmd->add_option("--gen", a->gen, "tokens to decode (greedy)")->check(in_range(0, 1 << 20));
+  cmd->add_option("--reps", a->reps, "repetitions; the median is reported")->check(in_range(1, 100));
   add_mmap_flag(cmd);
   add_capture_option(cmd, a->capture, "trace while timing, as a recording chat does: off, routing, attention, everything");
   add_kv_type_option(cmd, a->kv_type);

@@ -61,6 +61,7 @@ void run_convert(const ConvertArgs& a) {
   if (!fs::exists(a.model, ec)) fail("convert", a.model.string(), "no such file or folder");
   if (fs::exists(a.out, ec) && fs::equivalent(a.model, a.out, ec))
     fail("convert", a.out.string(), "is the input model; choose another output path");
+  if (fs::is_directory(a.out, ec)) fail("convert", "--to " + a.out.string(), "is a directory; give the output .gguf file name");
   const bool from_gguf = fs::is_regular_file(a.model, ec) && a.model.extension() == ".gguf";
   if (!from_gguf && !fs::is_directory(a.model, ec))
     fail("convert", a.model.string(), "is neither a .gguf file nor a model folder (config.json + safetensors)");

@@ -8,6 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/backend/backend.h"
 #include "engine/error.h"
@@ -106,7 +107,7 @@ void register_eval(CLI::App& root, CommandContext& ctx) {
   add_engine_options(cmd, a->engine);
   cmd->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, e.g. 1,2,3")->required();
   cmd->add_option("--dump", a->dump, "output .safetensors file")->required();
-  cmd->add_option("--greedy", a->greedy, "also produce N greedy tokens (greedy_ids, greedy_logits)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--greedy", a->greedy, "also produce N greedy tokens (greedy_ids, greedy_logits)")->check(non_negative());
   cmd->add_flag("--decode", a->decode, "feed the prompt one token per forward call instead of one batched prefill");
   cmd->callback([a, &ctx] {
     run_eval(*a);

@@ -13,11 +13,13 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine_options.h"
 #include "engine/error.h"
 #include "engine/kv_memory.h"
 #include "engine/model/model.h"
+#include "terminal_views.h"
 
 namespace mlascope::app {
 
@@ -197,7 +199,7 @@ void run_info(const InfoArgs& a) {
   std::shared_ptr<Model> m = Model::load(dir, opt);
   const KvMemory kv = kv_memory(m->config(), opt.kv_bytes_per_value);  // what the engine's cache would hold
   if (a.json) {
-    std::printf("%s\n", info_json(*m, kv, a.kv_type).dump(2).c_str());
+    std::printf("%s\n", dump_json(info_json(*m, kv, a.kv_type)).c_str());
   } else {
     std::fputs(info_text(*m, kv, a.kv_type).c_str(), stdout);
   }
@@ -211,7 +213,7 @@ void register_info(CLI::App& root, CommandContext& ctx) {
       "info", "Config summary, parameters (total and active per token), memory estimate, KV bytes per token (MLA vs MHA)");
   cmd->add_option("--model", a->model, "HF model folder (config.json + safetensors) or .gguf file (default: the demo model)");
   cmd->add_option("--context", a->context, "tokens for the memory estimate (default: min(max_position_embeddings, 4096))")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   add_kv_type_option(cmd, a->kv_type);
   cmd->add_flag("--json", a->json, "machine-readable output (stable keys)");
   cmd->callback([a, &ctx] {

@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/error.h"
 #include "term_color.h"
@@ -71,10 +72,10 @@ void register_inspect(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("SESSION", a->session, "session id (mlascope sessions list) or 'last'")->required();
   cmd->add_option("--session-db", a->session_db, "sessions database (default: ~/.local/share/mlascope/sessions.db)");
   cmd->add_option("--layer", a->layer, "layer (experts: one MoE layer instead of all; attention: default the first captured)");
-  cmd->add_option("--head", a->head, "attention head (default: the mean of all heads)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--head", a->head, "attention head (default: the mean of all heads)")->check(non_negative());
   cmd->add_option("--pos", a->pos, "token position (routing: default every token; attention: default the last)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top", a->top, "attention: how many keys to list")->check(CLI::PositiveNumber);
+      ->check(non_negative());
+  cmd->add_option("--top", a->top, "attention: how many keys to list")->check(positive());
   cmd->add_flag("--json", a->json, "machine-readable output (stable keys)");
   cmd->callback([a, &ctx] {
     run_inspect(*a);

@@ -9,6 +9,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/error.h"
 #include "sessions/reader.h"
@@ -122,7 +123,7 @@ void register_replay(CLI::App& root, CommandContext& ctx) {
   cmd->add_option("--session-db", a->session_db, "sessions database (default: ~/.local/share/mlascope/sessions.db)");
   cmd->add_flag("--step", a->step, "token by token: position, token, probability, experts of every MoE layer");
   cmd->add_option("--layer", a->layer, "MoE layer whose dominant expert colours the text (default: the last)");
-  cmd->add_option("--delay", a->delay_ms, "with --step: milliseconds between tokens")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--delay", a->delay_ms, "with --step: milliseconds between tokens")->check(non_negative());
   cmd->add_flag("--json", a->json, "machine-readable tokens with their dominant expert");
   cmd->callback([a, &ctx] {
     run_replay(*a);

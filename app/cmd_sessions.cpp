@@ -12,12 +12,15 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "engine_options.h"
 #include "engine/error.h"
 #include "sessions/export.h"
 #include "sessions/fingerprint.h"
 #include "sessions/reader.h"
 #include "sessions/session_db.h"
 #include "sessions/verify.h"
+#include "engine_options.h"
+#include "remote_setup.h"
 #include "terminal_session.h"
 #include "terminal_views.h"
 
@@ -48,6 +51,7 @@ struct SessionsArgs {
   std::string out;
   int layer = -1, head = 0;
   std::string model_path;
+  std::string kv_type;  // verify: the KV dtype of the re-run (default: the recorded one)
   int threads = 0;
 };
 
@@ -172,6 +176,11 @@ int run_verify(const SessionsArgs& a) {
   const TraceModel tm = load(a);
 #ifdef MLASCOPE_SESSIONS_VERIFY
   const SessionMeta& m = tm.meta();
+  // A server computed it: the recorded model path holds config.json + tokenizer, no weights.
+  if (is_remote_session(m) && a.model_path.empty())
+    fail("sessions", "verify " + std::to_string(a.id),
+         "computed by the server " + m.server_url + (m.server_model.empty() ? "" : " (" + m.server_model + ")") +
+             ", it cannot be re-run locally unless weights are given: pass --model DIR with the same model's weights");
   const fs::path model_path = a.model_path.empty() ? fs::path(m.model_path) : fs::path(a.model_path);
   if (model_path.empty()) fail("sessions", "verify", "the session does not name its model; pass --model PATH");
   auto model = Model::load(model_path);
@@ -188,6 +197,12 @@ int run_verify(const SessionsArgs& a) {
   bo.device = DeviceKind::Cpu;
   bo.n_threads = a.threads;
   bo.mla = m.mla_mode == "naive" ? MlaMode::Naive : MlaMode::Absorbed;
+  // The cache's element type changes the numbers a sampled token is drawn from: re-run with the
+  // recorded one (sessions from before it was recorded: f32, what the engine kept then).
+  if (!m.kv_dtype.empty() && !parse_kv_dtype(m.kv_dtype, bo.kv_dtype))
+    fail("sessions", "verify", "the session's kv_dtype '" + m.kv_dtype + "' is not f32, bf16 or f16");
+  if (m.kv_dtype.empty()) bo.kv_dtype = KvDType::F32;
+  if (!a.kv_type.empty()) bo.kv_dtype = kv_dtype_of(a.kv_type);
   Generator gen(model, make_cpu_backend(*model, bo));
   if (!m.sampler_json.empty()) gen.sampler().set_settings(SamplerSettings::from_json(m.sampler_json));
   CaptureSettings cap;
@@ -197,6 +212,9 @@ int run_verify(const SessionsArgs& a) {
   // Prompt runs are fed as recorded; generated runs are sampled again, so a different choice shows up.
   std::vector<StepRecord> rerun;
   auto emit = [&](StepRecord&& r) { rerun.push_back(std::move(r)); };
+  // Each answer is re-drawn with the sampler it recorded (settings, seed, stream position); answers
+  // recorded without one use the session's settings, continuing one random stream.
+  int restored_message = -1;
   size_t t = 0;
   while (t < tm.size()) {
     size_t end = t;
@@ -207,7 +225,19 @@ int run_verify(const SessionsArgs& a) {
       for (size_t i = t; i < end; ++i) ids.push_back(tm.token(i).id);
       if (gen.feed(ids, emit, tm.token(t).message) != StepStatus::Ok) break;
     } else {
-      gen.generate(static_cast<int>(end - t), emit, nullptr, tm.token(t).message);
+      const int msg = tm.token(t).message;
+      if (msg >= 0 && static_cast<size_t>(msg) < tm.messages().size() && msg != restored_message) {
+        const std::string& st = tm.messages()[static_cast<size_t>(msg)].sampler_json;
+        if (!st.empty()) {
+          try {
+            gen.sampler().restore_state(st);
+          } catch (const Error& e) {
+            fail("sessions", "verify", "message " + std::to_string(msg) + ": sampler_json: " + e.what());
+          }
+          restored_message = msg;
+        }
+      }
+      gen.generate(static_cast<int>(end - t), emit, nullptr, msg);
     }
     if (rerun.size() < end) break;  // stopped early (EOS or context full)
     t = end;
@@ -283,8 +313,10 @@ void register_sessions(CLI::App& root, CommandContext& ctx) {
   CLI::App* ver = cmd->add_subcommand("verify", "re-run the recorded prompt; report the first token or routing difference");
   add_db_option(ver, *a);
   ver->add_option("id", a->id, "session id")->required();
-  ver->add_option("--model", a->model_path, "model to re-run (default: the recorded model path)");
-  ver->add_option("--threads", a->threads, "CPU threads (0 = all)");
+  ver->add_option("--model", a->model_path, "model to re-run (default: the recorded model path; required for sessions computed by a server)");
+  ver->add_option("--kv-type", a->kv_type, "KV cache type of the re-run: f32, bf16 or f16 (default: the recorded one)")
+      ->check(CLI::IsMember({"f32", "bf16", "f16"}));
+  add_threads_option(ver, a->threads);
   ver->callback([a, &ctx] { ctx.exit_code = run_verify(*a); });
 }
 

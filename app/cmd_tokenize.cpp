@@ -16,6 +16,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/gguf.h"
 #include "engine/weights/gguf_file.h"
+#include "terminal_views.h"
 
 namespace mlascope::app {
 
@@ -76,7 +77,7 @@ int run_tokenize(const TokenizeOptions& o) {
     nlohmann::json tokens = nlohmann::json::array();
     for (int32_t id : ids) tokens.push_back(tok.token_display(id));
     nlohmann::json out = {{"ids", ids}, {"tokens", std::move(tokens)}};
-    std::cout << out.dump() << "\n";
+    std::cout << dump_json(out, -1) << "\n";
   } else {
     for (size_t i = 0; i < ids.size(); ++i) std::cout << (i ? " " : "") << ids[i];
     std::cout << "\n";

@@ -2,6 +2,7 @@
 #include "commands.h"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 namespace mlascope::app {
 
@@ -40,8 +41,39 @@ const RegisterCommand kCommands[] = {
 };
 }  // namespace
 
+namespace {
+int g_verbosity = 0;
+
+void add_log_flags(CLI::App* app) {
+  // A command with its own --quiet (convert: no progress bar) keeps it; -v still works there.
+  if (!app->get_option_no_throw("--quiet") && !app->get_option_no_throw("-q"))
+    app->add_flag_callback(
+        "-q,--quiet",
+        [] {
+          g_verbosity = -1;
+          spdlog::set_level(spdlog::level::warn);
+        },
+        "log lines: warnings and errors only");
+  app->add_flag_callback(
+      "-v,--verbose",
+      [] {
+        g_verbosity = 1;
+        spdlog::set_level(spdlog::level::debug);
+      },
+      "log lines: debug detail too");
+  for (CLI::App* sub : app->get_subcommands([](CLI::App*) { return true; })) add_log_flags(sub);
+}
+}  // namespace
+
+int log_verbosity() { return g_verbosity; }
+
+void quiet_logs_unless_verbose() {
+  if (g_verbosity <= 0) spdlog::set_level(spdlog::level::warn);
+}
+
 void register_all_commands(CLI::App& root, CommandContext& ctx) {
   for (RegisterCommand r : kCommands) r(root, ctx);
+  add_log_flags(&root);
 }
 
 }  // namespace mlascope::app

@@ -5,6 +5,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/backend/backend.h"
 #include "engine/error.h"
@@ -15,7 +16,7 @@ namespace mlascope::app {
 
 void add_engine_options(CLI::App* cmd, EngineArgs& a) {
   cmd->add_option("--model", a.model, "HF model folder (config.json + safetensors) or .gguf file (default: bundled demo)");
-  cmd->add_option("--threads", a.threads, "CPU threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  add_threads_option(cmd, a.threads);
   cmd->add_option("--mla", a.mla, "MLA formulation: absorbed (latent cache) or naive (per-head K/V cache)")
       ->check(CLI::IsMember({"naive", "absorbed"}));
   cmd->add_option("--device", a.device, "auto (CUDA when available), cpu or cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
@@ -24,11 +25,16 @@ void add_engine_options(CLI::App* cmd, EngineArgs& a) {
   add_mmap_flag(cmd);
 }
 
+void add_threads_option(CLI::App* cmd, int& threads) {
+  cmd->add_option("--threads", threads, "CPU threads: 0 = all cores (default), else 1.." + std::to_string(kMaxThreads))
+      ->check(threads_check());
+}
+
 void add_ctx_option(CLI::App* cmd, int& max_context) {
   cmd->add_option("--ctx", max_context,
                   "context length in tokens (0 = min(max_position_embeddings, 4096); more than max_position_embeddings "
                   "is an error)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(non_negative());
 }
 
 void add_kv_type_option(CLI::App* cmd, std::string& kv_type) {

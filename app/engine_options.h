@@ -31,6 +31,8 @@ struct EngineArgs {
 
 // Adds --model, --threads, --mla, --device, --ctx, --kv-type, --mmap to a subcommand.
 void add_engine_options(CLI::App* cmd, EngineArgs& a);
+// --threads N, one rule on every command that runs the model: 0 = all cores, else 1..1024.
+void add_threads_option(CLI::App* cmd, int& threads);
 // --ctx N and --kv-type f32|bf16|f16 alone (chat, the workbench, bench: commands with their own model options).
 void add_ctx_option(CLI::App* cmd, int& max_context);
 void add_kv_type_option(CLI::App* cmd, std::string& kv_type);

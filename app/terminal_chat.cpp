@@ -14,8 +14,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
+#include <fcntl.h>
 #include <filesystem>
 #include <histedit.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <mutex>
 #include <sstream>
@@ -24,17 +26,21 @@
 #include <unistd.h>
 #include <vector>
 
+#include "commands.h"
+#include "engine/trace/server_routing.h"
 #include "engine/error.h"
 #include "engine/kv_memory.h"
 #include "sessions/reader.h"
 #include "sessions/recorder.h"
 #include "sessions/session_db.h"
 #include "term_color.h"
+#include "term_io.h"
 #include "term_progress.h"
 #include "terminal.h"
 #include "terminal_engine.h"
 #include "terminal_session.h"
 #include "terminal_views.h"
+#include "step_source.h"
 
 namespace mlascope::app {
 
@@ -77,14 +83,16 @@ int read_char(EditLine*, wchar_t* out) {
 }
 
 // SIGINT sets a flag instead of killing the process while the chat runs; the previous disposition
-// comes back when the chat ends. No SA_RESTART, so a blocked read at the prompt returns EINTR.
+// comes back when the chat ends. SA_RESTART, so calls the signal lands in (a write of token text, a
+// read in a library) resume instead of failing with EINTR; the prompt's reader polls with a
+// timeout and looks at the flag, so Ctrl-C there still ends the line.
 class SigintGuard {
  public:
   SigintGuard() {
     struct sigaction sa {};
     sa.sa_handler = on_sigint;
     sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;
+    sa.sa_flags = SA_RESTART;
     sigaction(SIGINT, &sa, &old_);
   }
   ~SigintGuard() { sigaction(SIGINT, &old_, nullptr); }
@@ -160,12 +168,17 @@ int parse_int(const std::string& s, const char* what) {
   fail("chat", what, "'" + s + "' is not a number");
 }
 
-fs::path history_file() {
-  const char* xdg = std::getenv("XDG_DATA_HOME");
-  const char* home = std::getenv("HOME");
-  fs::path base = xdg && *xdg ? fs::path(xdg) : home && *home ? fs::path(home) / ".local" / "share" : fs::path();
-  if (base.empty()) return {};
-  return base / "mlascope" / "chat_history";
+// libedit writes the history with fopen(), which honours the umask (usually 0644): the lines a
+// person typed are theirs alone, so the file is created (or narrowed) to 0600 before each write.
+bool prepare_private_file(const fs::path& p) {
+  std::error_code ec;
+  fs::create_directories(p.parent_path(), ec);
+  if (ec) return false;
+  const int fd = ::open(p.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  const bool ok = ::fchmod(fd, 0600) == 0;
+  ::close(fd);
+  return ok;
 }
 
 // Records handed from the worker thread to this one.
@@ -223,8 +236,8 @@ class Chat {
   bool command(const std::string& line);  // false = leave
   void turn(const std::string& text);
   void print(const std::string& s) {
-    std::fputs(s.c_str(), stdout);
-    std::fflush(stdout);
+    std::fflush(stdout);  // libedit writes through stdio: its bytes first
+    write_all(STDOUT_FILENO, s);
   }
   void note(const std::string& s) { print(dim(color_) + s + reset(color_) + "\n"); }
   size_t pos_arg(const std::vector<std::string>& w, size_t i) const {
@@ -307,8 +320,11 @@ void Chat::turn(const std::string& text) {
   const std::vector<int32_t>& ids = t.ids;
   const int user_msg = static_cast<int>(tm_.messages().size());
   const int32_t start = static_cast<int32_t>(tm_.size());
+  // The sampler as this answer starts (settings, seed, stream position): what `sessions verify`
+  // and a /load continuation re-run this turn with, whatever /sampler says later.
+  const std::string sampler_state = engine_.sampler_state_json();
   tm_.add_message({"user", text, start, start});
-  tm_.add_message({"assistant", "", start, start});
+  tm_.add_message({"assistant", "", start, start, sampler_state});
 
   StepQueue queue;
   std::atomic<bool> cancel{false};
@@ -364,7 +380,8 @@ void Chat::turn(const std::string& text) {
   }
   const int32_t end_user = std::min<int32_t>(start + static_cast<int32_t>(ids.size()), static_cast<int32_t>(tm_.size()));
   tm_.update_message(static_cast<size_t>(user_msg), {"user", text, start, end_user});
-  tm_.update_message(static_cast<size_t>(user_msg + 1), {"assistant", reply, end_user, static_cast<int32_t>(tm_.size())});
+  tm_.update_message(static_cast<size_t>(user_msg + 1),
+                     {"assistant", reply, end_user, static_cast<int32_t>(tm_.size()), sampler_state});
   if (rec_) {
     rec_->add_message(user_msg, tm_.messages()[static_cast<size_t>(user_msg)]);
     rec_->add_message(user_msg + 1, tm_.messages()[static_cast<size_t>(user_msg + 1)]);
@@ -391,6 +408,7 @@ void Chat::turn(const std::string& text) {
   std::snprintf(buf, sizeof buf, "[%d tokens, %.1f tok/s, %s; %d positions cached]", n_generated, tps, why,
                 engine_.n_positions());
   note(buf);
+  if (n_generated > 0 && !engine_.routing_reported()) note(std::string("[") + kNoRoutingNote + ": tokens are not coloured; /routing and /experts have nothing to show]");
   g_sigint = 0;
 }
 
@@ -411,6 +429,8 @@ bool Chat::command(const std::string& line) {
     layer_ = l;
     note("colouring by the dominant expert of layer " + std::to_string(l));
     if (!tm_.empty()) print(render_transcript(tm_, layer_, color_) + "\n");
+  } else if ((cmd == "/routing" || cmd == "/experts") && server_reports_no_routing(tm_)) {
+    note(std::string(kNoRoutingNote) + " (" + tm_.meta().server_url + "): no expert routing to show");
   } else if (cmd == "/routing") {
     print(render_routing_text(tm_, pos_arg(w, 1), color_));
   } else if (cmd == "/experts") {
@@ -423,7 +443,8 @@ bool Chat::command(const std::string& line) {
     const int h = w[2] == "mean" ? -1 : parse_int(w[2], "head");
     print(render_attention_text(tm_, pos_arg(w, 3), l, h, 8, color_));
   } else if (cmd == "/kv") {
-    // In the element type the engine's cache holds (--kv-type); GQA with half the heads as the middle ground.
+    // In the element type the engine's cache holds (--kv-type); GQA with half the heads (or the largest
+    // divisor of the head count below that) as the middle ground.
     const ModelConfig& c = tm_.config();
     const std::string dtype = tm_.meta().kv_dtype.empty() ? "f32" : tm_.meta().kv_dtype;
     KvReport r = make_kv_report(c, tm_.meta().model_name, dtype, engine_.max_context(), std::max(1, c.num_attention_heads / 2));
@@ -537,6 +558,15 @@ void Chat::load(const std::string& id) {
   engine_.truncate(0);
   engine_.flush_text();
   tm_ = std::move(loaded);
+  // Answers recorded before messages kept their sampler ran with the session's settings: write
+  // those into them, so the continuation (a new session, recorded with today's sampler) re-runs
+  // them as they were made, not at the sampler in use now.
+  for (size_t i = 0; i < tm_.messages().size(); ++i) {
+    Message msg = tm_.messages()[i];
+    if (msg.role != "assistant" || !msg.sampler_json.empty() || tm_.meta().sampler_json.empty()) continue;
+    msg.sampler_json = tm_.meta().sampler_json;
+    tm_.update_message(i, std::move(msg));
+  }
   pending_feed_.clear();
   view_only_.clear();
   const SessionMeta now = engine_.meta();
@@ -560,7 +590,7 @@ int Chat::run() {
   History* hist = history_init();
   HistEvent ev;
   history(hist, &ev, H_SETSIZE, 1000);
-  const fs::path hfile = history_file();
+  const fs::path hfile = opt_.history && opt_.record ? chat_history_path(db_) : fs::path();
   if (!hfile.empty()) history(hist, &ev, H_LOAD, hfile.c_str());
   el_set(el, EL_EDITOR, "emacs");
   el_set(el, EL_HIST, history, hist);
@@ -603,11 +633,7 @@ int Chat::run() {
     }
   }
   end_recording(true);
-  if (!hfile.empty()) {
-    std::error_code ec;
-    fs::create_directories(hfile.parent_path(), ec);
-    if (!ec) history(hist, &ev, H_SAVE, hfile.c_str());
-  }
+  if (!hfile.empty() && prepare_private_file(hfile)) history(hist, &ev, H_SAVE, hfile.c_str());
   history_end(hist);
   el_end(el);
   return 0;
@@ -615,12 +641,18 @@ int Chat::run() {
 
 }  // namespace
 
+fs::path chat_history_path(const fs::path& session_db) {
+  const fs::path dir = session_db.parent_path();
+  return (dir.empty() ? fs::path(".") : dir) / "chat_history";
+}
+
 int run_chat_loop(ChatEngine& engine, const ChatOptions& opt) {
   Chat chat(engine, opt);
   return chat.run();
 }
 
 int run_terminal_chat(const ChatOptions& opt) {
+  quiet_logs_unless_verbose();  // a chat starts with one load bar, then the banner (-v: the engine's log lines)
   ProgressBar bar("loading", stderr);
   std::unique_ptr<ChatEngine> engine = load_chat_engine(opt.wb, [&](uint64_t done, uint64_t total) { bar.update(done, total); });
   bar.finish();

@@ -85,6 +85,7 @@ SamplerSettings SamplerSettings::from_json(const std::string& text) {
   }
   if (!j.is_object()) fail("sampler", "settings", "expected a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
+    if (it.key() == "rng_position") continue;  // the stream position of Sampler::state_json, not a setting
     const auto& v = it.value();
     std::string value = v.is_string() ? v.get<std::string>() : v.dump();
     s.set(it.key(), value);
@@ -117,6 +118,27 @@ void Sampler::set_settings(const SamplerSettings& s) {
   validate(s);
   s_ = s;
   rng_.seed(s_.seed);
+  draws_ = 0;
+}
+
+std::string Sampler::state_json() const {
+  nlohmann::json j = nlohmann::json::parse(s_.to_json());
+  j["rng_position"] = draws_;
+  return j.dump();
+}
+
+void Sampler::restore_state(const std::string& text) {
+  set_settings(SamplerSettings::from_json(text));  // validates the JSON and the settings
+  const nlohmann::json j = nlohmann::json::parse(text);
+  const auto it = j.find("rng_position");
+  if (it == j.end()) return;
+  if (!it->is_number_unsigned()) fail("sampler", "rng_position", "expected a non-negative integer");
+  const uint64_t pos = it->get<uint64_t>();
+  // discard() walks the stream; a recorded chat has drawn once per sampled token, so a position
+  // beyond any context length is a corrupt record, not a long chat.
+  if (pos > (uint64_t{1} << 26)) fail("sampler", "rng_position", std::to_string(pos) + " is beyond any recorded chat");
+  rng_.discard(pos);
+  draws_ = pos;
 }
 
 SampleResult Sampler::sample(std::span<const float> logits, std::span<const int32_t> history, int n_top) {
@@ -217,6 +239,7 @@ void Sampler::draw(std::vector<int32_t>& cand, const std::vector<float>& cand_lo
   // Inverse-CDF draw with a 53-bit uniform from the seeded engine: portable across standard libraries
   // (std::discrete_distribution's algorithm is implementation-defined).
   const double u = static_cast<double>(rng_() >> 11) * (1.0 / 9007199254740992.0);
+  ++draws_;
   double cum = 0.0;
   size_t pick = keep - 1;
   for (size_t i = 0; i < keep; ++i) {

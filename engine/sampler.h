@@ -20,7 +20,7 @@ struct SamplerSettings {
   int repetition_window = 256;      // how many previous tokens the penalty looks at
   uint64_t seed = 0;
   std::string to_json() const;
-  static SamplerSettings from_json(const std::string& text);
+  static SamplerSettings from_json(const std::string& text);  // ignores "rng_position" (Sampler::state_json)
   // "temperature=0.8" style updates (terminal /sampler, CLI); throws Error on an unknown key/bad value.
   void set(const std::string& key, const std::string& value);
 };
@@ -38,6 +38,12 @@ class Sampler {
   explicit Sampler(SamplerSettings s = {});
   const SamplerSettings& settings() const { return s_; }
   void set_settings(const SamplerSettings& s);  // reseeds
+  // Where the random stream stands: draws taken since the last reseed (one 64-bit draw per sampled
+  // token; greedy takes none). state_json() = the settings plus "rng_position", what a recorded turn
+  // keeps so a replay reproduces it; restore_state() puts the sampler back there (settings, seed, position).
+  uint64_t rng_position() const { return draws_; }
+  std::string state_json() const;
+  void restore_state(const std::string& json);
   // `history` = previous token ids (for the repetition penalty).
   SampleResult sample(std::span<const float> logits, std::span<const int32_t> history, int n_top = kTopLogits);
 
@@ -56,6 +62,7 @@ class Sampler {
 
   SamplerSettings s_;
   std::mt19937_64 rng_;
+  uint64_t draws_ = 0;
 };
 
 }  // namespace mlascope

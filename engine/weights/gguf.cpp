@@ -176,7 +176,8 @@ GgufTokenizer tokenizer_from_gguf(const GgufFile& f) {
       f.bad("metadata 'tokenizer.ggml.merges' must be an array of strings");
     for (const std::string& m : merges->strings) {
       const size_t sp = m.find(' ');
-      if (sp == std::string::npos || sp == 0 || sp + 1 == m.size())
+      // Exactly one space: the byte-level alphabet has none of its own (fill_tokenizer_parts splits there).
+      if (sp == std::string::npos || sp == 0 || sp + 1 == m.size() || m.find(' ', sp + 1) != std::string::npos)
         f.bad("metadata 'tokenizer.ggml.merges' entry '" + m.substr(0, 40) + "' is not 'left right'");
     }
     t.merges = merges->strings;

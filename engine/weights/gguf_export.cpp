@@ -184,7 +184,10 @@ void export_gguf(const ExportTensorSource& source, const ModelConfig& c, const s
   GgufWriter w;
   write_metadata(w, c, o);
   const int64_t H = c.num_attention_heads, rank = c.kv_lora_rank, nope = c.qk_nope_head_dim, vdim = c.v_head_dim;
-  for (const auto& [name, shape] : hf_tensor_shapes(c)) {
+  for (const auto& entry : hf_tensor_shapes(c)) {
+    // Not a structured binding: clang 14 (the fuzz and sanitizer builds) cannot capture one in a lambda.
+    const std::string& name = entry.first;
+    const std::vector<int64_t>& shape = entry.second;
     int expert = -1;
     const std::optional<std::string> g = hf_to_gguf(name, &expert);
     if (!g) fail("gguf", out.string(), "tensor '" + name + "' has no GGUF name");

@@ -90,11 +90,24 @@ void GgufWriter::add_tensor(const std::string& name, DType dtype, const std::vec
 void GgufWriter::write(const std::filesystem::path& path, const std::function<void(uint64_t, uint64_t)>& progress) const {
   const std::string shown = path.string();
   const std::filesystem::path tmp = path.string() + ".tmp";
+  std::error_code dir_ec;
+  if (std::filesystem::is_directory(path, dir_ec)) fail("gguf", shown, "is a directory; give a file name for the output");
   struct Closer {
     void operator()(std::FILE* f) const { std::fclose(f); }
   };
+  // The file appears under its name only when complete; whatever stops the write (a full disk, a
+  // tensor that cannot be produced, a rename refused) removes the partial .tmp.
+  struct TmpGuard {
+    const std::filesystem::path& p;
+    bool keep = false;
+    ~TmpGuard() {
+      std::error_code ec;
+      if (!keep) std::filesystem::remove(p, ec);
+    }
+  };
   std::unique_ptr<std::FILE, Closer> f(std::fopen(tmp.c_str(), "wb"));
   if (!f) fail("gguf", shown, "cannot create the output file");
+  TmpGuard guard{tmp};
   auto out = [&](const void* p, size_t n) {
     if (n && std::fwrite(p, 1, n, f.get()) != n) fail("gguf", shown, "write failed (disk full?)");
   };
@@ -136,6 +149,7 @@ void GgufWriter::write(const std::filesystem::path& path, const std::function<vo
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) fail("gguf", shown, "cannot rename the temporary file into place: " + ec.message());
+  guard.keep = true;
 }
 
 }  // namespace mlascope

@@ -179,3 +179,77 @@ TEST(ChatPty, LoadAndContinueARecordedSession) {
   EXPECT_EQ(cont.messages()[2].first_token, static_cast<int32_t>(first.size()));
   std::filesystem::remove_all(home);
 }
+
+// Replay you can trust (issue 16): every answer records the sampler it used (settings, seed and
+// random-stream position), so `sessions verify` re-draws sampled answers token for token: a greedy
+// turn, a /sampler change, a sampled turn; a /load continuation at another temperature (the loaded
+// greedy turn keeps its own sampler); a second conversation after /reset that continues the stream.
+// Before: verify re-ran every answer with the session's first settings and a fresh stream, and
+// reported a difference in each of the three sessions.
+TEST(ChatPty, SampledChatsAndLoadContinuationsVerify) {
+  const auto home = test::temp_dir("chat-verify");
+  const auto db = home / "sessions.db";
+  const test::EnvOverrides env = {{"HOME", home.string()}, {"XDG_DATA_HOME", (home / "data").string()}, {"TERM", "xterm"},
+                                  {"NO_COLOR", "1"}, {"MLASCOPE_MODEL", "\x01unset"}, {"MLASCOPE_SESSION_DB", "\x01unset"}};
+  const std::vector<std::string> argv = {test::mlascope_binary().string(), "chat", "--session-db", db.string(), "--max-tokens",
+                                         "12", "--device", "cpu", "--threads", "2"};
+  auto turn = [](test::PtySession& s, const std::string& line) {
+    const size_t m = s.mark();
+    s.send_line(line);
+    ASSERT_TRUE(s.wait_for("positions cached]", 120, m)) << s.text_since(m);
+  };
+  auto command = [](test::PtySession& s, const std::string& line, const std::string& reply) {
+    const size_t m = s.mark();
+    s.send_line(line);
+    ASSERT_TRUE(s.wait_for(reply, 30, m)) << s.text_since(m);
+  };
+  {
+    test::PtySession s(argv, env);
+    ASSERT_TRUE(s.wait_for("> ", 120)) << s.text_since(0);
+    turn(s, "And God said unto Moses,");
+    command(s, "/sampler temperature=1.5 seed=11", "sampler: ");
+    turn(s, " And the");
+    s.ctrl_d();
+    ASSERT_EQ(s.wait_exit(30), 0) << s.text_since(0);
+  }
+  sessions::SessionReader first_reader(db);
+  ASSERT_EQ(first_reader.list().size(), 1u);
+  const int64_t first_id = first_reader.list()[0].id;
+  {
+    test::PtySession s(argv, env);
+    ASSERT_TRUE(s.wait_for("> ", 120)) << s.text_since(0);
+    command(s, "/sampler temperature=1.3 seed=5", "sampler: ");
+    command(s, "/load " + std::to_string(first_id), "type to continue it");
+    turn(s, " Then");
+    command(s, "/reset", "new conversation");
+    turn(s, "The secret of a happy life is");
+    turn(s, " And");
+    s.ctrl_d();
+    ASSERT_EQ(s.wait_exit(30), 0) << s.text_since(0);
+  }
+  sessions::SessionReader reader(db);
+  const auto all = reader.list();
+  ASSERT_EQ(all.size(), 3u);
+  // Each answer carries its own sampler: the loaded greedy answer keeps temperature 0 in the continuation.
+  for (const auto& summary : all) {
+    TraceModel tm;
+    reader.load(summary.id, tm);
+    for (const Message& msg : tm.messages())
+      if (msg.role == "assistant") {
+        EXPECT_NE(msg.sampler_json.find("rng_position"), std::string::npos) << msg.sampler_json;
+      }
+    if (summary.id != first_id && tm.messages().size() == 6u) {
+      EXPECT_NE(tm.messages()[1].sampler_json.find("\"temperature\":0.0"), std::string::npos) << tm.messages()[1].sampler_json;
+      EXPECT_NE(tm.messages()[3].sampler_json.find("\"temperature\":1.5"), std::string::npos) << tm.messages()[3].sampler_json;
+      EXPECT_NE(tm.messages()[5].sampler_json.find("\"temperature\":1.2999"), std::string::npos) << tm.messages()[5].sampler_json;
+    }
+  }
+  for (const auto& summary : all) {
+    const test::RunResult r = test::run_command({test::mlascope_binary().string(), "sessions", "verify", std::to_string(summary.id),
+                                                 "--session-db", db.string(), "--threads", "2"},
+                                                env, 300);
+    EXPECT_EQ(r.exit_code, 0) << "session " << summary.id << ": " << r.out << r.err;
+    EXPECT_NE(r.out.find("match the re-run"), std::string::npos) << r.out;
+  }
+  std::filesystem::remove_all(home);
+}

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/config.h"
+#include "engine/error.h"
 #include "engine/model/model.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "engine/weights/gguf.h"
@@ -79,5 +80,36 @@ TEST(GgufTokenizer, DemoModelEmbeddedTokenizerEqualsTokenizerJson) {
   EXPECT_EQ(from_gguf.bos_id(), reference.bos_id());
   EXPECT_EQ(from_gguf.eos_id(), reference.eos_id());
   EXPECT_EQ(from_gguf.add_bos(), reference.add_bos());
+  fs::remove_all(dir);
+}
+
+// A merge with a second space used to pass tokenizer_from_gguf and fail later in
+// fill_tokenizer_parts with "[gguf] : ..." naming no file; now the reader refuses it naming the
+// file and the key, like every other malformed merge.
+TEST(GgufTokenizer, MergeWithTwoSpacesNamesFileAndKey) {
+  const fs::path dir = test::temp_dir("gguf-tok-merge");
+  GgufWriter w;
+  w.set_string("general.architecture", "deepseek2");
+  w.set_string("tokenizer.ggml.model", "gpt2");
+  w.set_strings("tokenizer.ggml.tokens", {"a", "b", "ab"});
+  w.set_strings("tokenizer.ggml.merges", {"a b", "a b b"});
+  w.write(dir / "bad-merges.gguf");
+  try {
+    (void)tokenizer_from_gguf(GgufFile::open(dir / "bad-merges.gguf"));
+    ADD_FAILURE() << "a merge of three tokens was accepted";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("bad-merges.gguf"), std::string::npos) << m;
+    EXPECT_NE(m.find("tokenizer.ggml.merges"), std::string::npos) << m;
+    EXPECT_NE(m.find("'a b b'"), std::string::npos) << m;
+  }
+  // The same file with well-formed merges loads (the refusal is about the entry, not the file).
+  GgufWriter ok;
+  ok.set_string("general.architecture", "deepseek2");
+  ok.set_string("tokenizer.ggml.model", "gpt2");
+  ok.set_strings("tokenizer.ggml.tokens", {"a", "b", "ab"});
+  ok.set_strings("tokenizer.ggml.merges", {"a b"});
+  ok.write(dir / "good-merges.gguf");
+  EXPECT_EQ(tokenizer_from_gguf(GgufFile::open(dir / "good-merges.gguf")).merges.size(), 1u);
   fs::remove_all(dir);
 }

@@ -2,6 +2,10 @@
 #include "thread_pool.h"
 
 #include <algorithm>
+#include <string>
+#include <system_error>
+
+#include "engine/error.h"
 
 namespace mlascope::cpu {
 
@@ -21,10 +25,21 @@ ThreadPool::ThreadPool(int n_threads) {
   if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   n_threads_ = n_threads;
   workers_.reserve(static_cast<size_t>(n_threads_ - 1));
-  for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  try {
+    for (int i = 1; i < n_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::system_error& e) {
+    // The system refused a thread (process or memory limits): stop the ones started, then say so
+    // as a setup error the command prints as one line.
+    const size_t started = workers_.size() + 1;
+    stop_workers();
+    fail("cpu", "threads", "could start only " + std::to_string(started) + " of " + std::to_string(n_threads_) +
+                               " threads (" + e.code().message() + "); use a smaller --threads");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);

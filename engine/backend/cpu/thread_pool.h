@@ -16,7 +16,8 @@ namespace mlascope::cpu {
 
 class ThreadPool {
  public:
-  // n_threads counts the calling thread; 0 = hardware concurrency.
+  // n_threads counts the calling thread; 0 = hardware concurrency. Throws Error when the system
+  // cannot start that many threads.
   explicit ThreadPool(int n_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
@@ -31,6 +32,7 @@ class ThreadPool {
 
  private:
   void worker_loop();
+  void stop_workers();  // wakes, stops and joins the workers started so far
   // Claims and runs chunks of generation `gen` until none are left.
   void work(uint64_t gen);
 
