@@ -10,11 +10,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/error.h"
 #include "engine/generator.h"
 #include "engine/model/model.h"
 #include "engine_options.h"
+#include "remote_setup.h"
+#include "step_source.h"
+#include "engine/remote/remote_generator.h"
 #include "sessions/fingerprint.h"
 #include "sessions/recorder.h"
 #include "sessions/session_db.h"
@@ -37,6 +41,7 @@ struct GenerateArgs {
   int n = 64;
   SamplerSettings sampler;
   bool show_ids = false;
+  RemoteArgs remote;        // --server
   bool record = false;      // --record: keep the session in the database
   std::string title;
   std::string session_db;
@@ -56,22 +61,45 @@ const char* stop_name(StopReason r) {
 }
 
 void run_generate(const GenerateArgs& a) {
-  std::shared_ptr<Model> model = load_model(a.engine, "generate");
-  const ModelConfig& c = model->config();
-
+  // --record into an existing file that is not a sessions database: refused before the model loads.
+  if (a.record) sessions::check_session_db(sessions::resolve_session_db(a.session_db));
+  // The model: local weights, or a server with config.json + tokenizer here (--server).
+  std::unique_ptr<StepSource> gen;
   std::shared_ptr<const Tokenizer> tokenizer;
-  std::vector<int32_t> prompt;
+  SessionMeta meta;
+  std::string model_name;
+  if (a.remote.enabled()) {
+    RemoteSetup r = connect_remote(a.remote, a.engine.model, "generate");
+    tokenizer = r.tokenizer;
+    meta = std::move(r.meta);
+    gen = remote_step_source(std::move(r.gen));
+  } else {
+    std::shared_ptr<Model> model = load_model(a.engine, "generate");
 #ifdef MLASCOPE_HAVE_TOKENIZER
-  const fs::path model_dir = fs::is_directory(model->path()) ? model->path() : model->path().parent_path();
-  if (fs::exists(model_dir / "tokenizer.json")) tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_dir(model_dir));
-  else if (model->embedded_tokenizer())
-    tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_parts(*model->embedded_tokenizer(), model->name()));
+    const fs::path model_dir = fs::is_directory(model->path()) ? model->path() : model->path().parent_path();
+    if (fs::exists(model_dir / "tokenizer.json")) tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_dir(model_dir));
+    else if (model->embedded_tokenizer())
+      tokenizer = std::make_shared<Tokenizer>(Tokenizer::from_parts(*model->embedded_tokenizer(), model->name()));
 #endif
+    meta.model_name = model->name();
+    meta.model_path = fs::absolute(model->path()).string();
+    meta.model_hash = sessions::weights_fingerprint(model->path());
+    meta.config_json = model->config_json();
+    meta.config = model->config();
+    meta.engine_version = MLASCOPE_VERSION;
+    std::unique_ptr<Backend> backend = make_backend(*model, backend_options(a.engine));
+    meta.backend = backend->name();
+    meta.mla_mode = to_string(backend->mla_mode());
+    meta.kv_dtype = to_string(backend->kv_dtype());
+    gen = local_step_source(model, std::move(backend), tokenizer);
+  }
+  const ModelConfig& c = meta.config;
+  std::vector<int32_t> prompt;
   if (!a.prompt_ids.empty()) {
     prompt = parse_token_ids(a.prompt_ids, c.vocab_size, "generate", "--prompt-ids");
   } else {
 #ifdef MLASCOPE_HAVE_TOKENIZER
-    if (!tokenizer) fail("generate", model->name(), "has no tokenizer.json; use --prompt-ids");
+    if (!tokenizer) fail("generate", meta.model_name, "has no tokenizer.json; use --prompt-ids");
     if (tokenizer->add_bos() && tokenizer->bos_id() >= 0) prompt.push_back(tokenizer->bos_id());
     const std::vector<int32_t> enc = tokenizer->encode(a.prompt);
     prompt.insert(prompt.end(), enc.begin(), enc.end());
@@ -81,9 +109,7 @@ void run_generate(const GenerateArgs& a) {
 #endif
   }
 
-  BackendOptions bo = backend_options(a.engine);
-  Generator gen(model, make_backend(*model, bo), tokenizer);
-  gen.sampler().set_settings(a.sampler);
+  gen->sampler().set_settings(a.sampler);
   // Capture costs time on every step; without --record nobody would read it.
   CaptureSettings capture{a.record ? a.capture : CapturePolicy::Off, ~0ull};
   if (!a.attention_layers.empty()) {
@@ -95,26 +121,19 @@ void run_generate(const GenerateArgs& a) {
       capture.attention_layers |= 1ull << l;
     }
   }
-  gen.set_capture(capture);
+  gen->set_capture(capture);
 
   // Recording never stops generation: a database that cannot be written only costs a warning.
   std::unique_ptr<sessions::SessionRecorder> recorder;
   if (a.record) {
-    SessionMeta meta;
-    meta.title = a.title.empty() ? a.prompt.substr(0, 60) : a.title;
-    meta.model_name = model->name();
-    meta.model_path = fs::absolute(model->path()).string();
-    meta.model_hash = sessions::weights_fingerprint(model->path());
-    meta.config_json = model->config_json();
-    meta.config = c;
-    meta.backend = gen.backend().name();
-    meta.mla_mode = to_string(gen.backend().mla_mode());
-    meta.kv_dtype = to_string(gen.backend().kv_dtype());
+    meta.title = a.title.empty() ? (a.prompt.empty() ? "ids " + a.prompt_ids.substr(0, 56) : a.prompt.substr(0, 60)) : a.title;
     meta.sampler_json = a.sampler.to_json();
-    meta.engine_version = MLASCOPE_VERSION;
     meta.capture = capture.policy;
+    // A database that cannot be created or written costs a warning: recording never stops the
+    // generation (an existing file that is not one was refused above).
+    const fs::path db = sessions::resolve_session_db(a.session_db);
     std::string why;
-    recorder = sessions::try_start_recording(sessions::resolve_session_db(a.session_db), meta, {}, why);
+    recorder = sessions::try_start_recording(db, meta, {}, why);
     if (!recorder) std::fprintf(stderr, "mlascope: warning: not recording: %s\n", why.c_str());
     else recorder->add_message(0, {"user", a.prompt, 0, static_cast<int32_t>(prompt.size())});
   }
@@ -124,9 +143,9 @@ void run_generate(const GenerateArgs& a) {
 
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
-  if (gen.feed(prompt, recorder ? std::function<void(StepRecord&&)>(keep) : nullptr, 0) != StepStatus::Ok)
+  if (gen->feed(prompt, recorder ? std::function<void(StepRecord&&)>(keep) : nullptr, 0) != StepStatus::Ok)
     fail("generate", "--prompt", std::to_string(prompt.size()) + " tokens do not fit the context of " +
-                                     std::to_string(gen.backend().max_context()));
+                                     std::to_string(gen->max_context()));
   const double prefill_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
 #ifdef MLASCOPE_HAVE_TOKENIZER
@@ -135,7 +154,7 @@ void run_generate(const GenerateArgs& a) {
 #endif
   int produced = 0;
   const auto t1 = Clock::now();
-  const StopReason stop = gen.generate(a.n, [&](StepRecord&& r) {
+  const StopReason stop = gen->generate(a.n, [&](StepRecord&& r) {
     ++produced;
     const int32_t id = r.id;
     keep(std::move(r));
@@ -171,13 +190,21 @@ void run_generate(const GenerateArgs& a) {
     else
       std::fprintf(stderr, "mlascope: warning: %s\n", st.message.c_str());
   }
+  if (!gen->backend()) {  // a server: the prompt is sent with the generation, so one time covers both
+    std::fprintf(stderr, "[generate] %s: prompt %zu tokens + %d tokens in %.1f ms (%.1f tok/s end to end), stop: %s%s\n",
+                 gen->backend_name().c_str(), prompt.size(), produced, decode_ms,
+                 decode_ms > 0 ? 1000.0 * produced / decode_ms : 0.0, stop_name(stop),
+                 gen->routing_reported() ? "" : (std::string("; ") + kNoRoutingNote).c_str());
+    return;
+  }
+  Backend& be = *gen->backend();
   std::fprintf(stderr,
                "[generate] %s, %s MLA: prompt %zu tokens in %.1f ms (%.1f tok/s), %d tokens in %.1f ms (%.1f tok/s), "
                "stop: %s, KV cache %.1f KiB\n",
-               gen.backend().name().c_str(), to_string(gen.backend().mla_mode()), prompt.size(), prefill_ms,
+               be.name().c_str(), to_string(be.mla_mode()), prompt.size(), prefill_ms,
                prefill_ms > 0 ? 1000.0 * static_cast<double>(prompt.size()) / prefill_ms : 0.0, produced, decode_ms,
                decode_ms > 0 ? 1000.0 * produced / decode_ms : 0.0, stop_name(stop),
-               static_cast<double>(gen.backend().kv_bytes_in_use()) / 1024.0);
+               static_cast<double>(be.kv_bytes_in_use()) / 1024.0);
 }
 
 }  // namespace
@@ -186,17 +213,18 @@ void register_generate(CLI::App& root, CommandContext& ctx) {
   auto a = std::make_shared<GenerateArgs>();
   CLI::App* cmd = root.add_subcommand("generate", "Generate text from a prompt, streaming tokens to stdout");
   add_engine_options(cmd, a->engine);
+  add_remote_options(cmd, a->remote);
   auto* p = cmd->add_option("--prompt", a->prompt, "prompt text (encoded with the model's tokenizer)");
   auto* pi = cmd->add_option("--prompt-ids", a->prompt_ids, "prompt token ids, e.g. 1,2,3");
   p->excludes(pi);
-  cmd->add_option("-n,--max-tokens", a->n, "tokens to generate")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--temperature", a->sampler.temperature, "0 = greedy")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-k", a->sampler.top_k, "keep the k most likely tokens (0 = off)")->check(CLI::NonNegativeNumber);
+  cmd->add_option("-n,--max-tokens", a->n, "tokens to generate (1 or more)")->check(positive());
+  cmd->add_option("--temperature", a->sampler.temperature, "0 = greedy")->check(non_negative());
+  cmd->add_option("--top-k", a->sampler.top_k, "keep the k most likely tokens (0 = off)")->check(non_negative());
   cmd->add_option("--top-p", a->sampler.top_p, "nucleus: smallest set with this much probability (1 = off)")
-      ->check(CLI::Range(0.0, 1.0));
-  cmd->add_option("--min-p", a->sampler.min_p, "drop tokens below min_p * p(best) (0 = off)")->check(CLI::Range(0.0, 1.0));
+      ->check(in_range(0.0, 1.0));
+  cmd->add_option("--min-p", a->sampler.min_p, "drop tokens below min_p * p(best) (0 = off)")->check(in_range(0.0, 1.0));
   cmd->add_option("--repeat-penalty", a->sampler.repetition_penalty, "penalise tokens seen in the last 256 (1 = off)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--seed", a->sampler.seed, "random seed (same seed, same tokens)");
   cmd->add_flag("--ids", a->show_ids, "print token ids instead of text");
   cmd->add_flag("--record", a->record, "record the session (tokens + routing) in the session database");

@@ -9,9 +9,11 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/config.h"
 #include "engine/error.h"
+#include "engine/kv_memory.h"
 #include "term_color.h"
 #include "terminal_views.h"
 
@@ -27,6 +29,7 @@ struct KvArgs {
   int64_t context = 0;
   std::string dtype = "bf16";
   int gqa_groups = 8;
+  bool gqa_groups_given = false;
   bool json = false;
 };
 
@@ -62,9 +65,12 @@ void run_kv(const KvArgs& a) {
   if (fs::is_directory(file, ec)) file /= "config.json";  // a model folder works too
   if (!fs::exists(file, ec)) fail("kv", file.string(), "no such file");
   const ModelConfig c = ModelConfig::from_file(file);
+  if (a.gqa_groups_given && !gqa_groups_divide(c.num_attention_heads, a.gqa_groups))
+    fail("kv", "--gqa-groups " + std::to_string(a.gqa_groups),
+         "must divide num_attention_heads (" + std::to_string(c.num_attention_heads) + ") of " + file.string());
   const KvReport r = make_kv_report(c, a.preset.empty() ? file.string() : a.preset, a.dtype, a.context, a.gqa_groups);
   if (a.json) {
-    std::printf("%s\n", kv_json(r).dump(2).c_str());
+    std::printf("%s\n", dump_json(kv_json(r)).c_str());
   } else {
     std::fputs(render_kv_text(r, detect_color_mode(1)).c_str(), stdout);
   }
@@ -79,14 +85,17 @@ void register_kv(CLI::App& root, CommandContext& ctx) {
   auto* pre = cmd->add_option("--preset", a->preset, "a bundled config: deepseek-v2, deepseek-v2-lite, deepseek-v3");
   cfg->excludes(pre);
   cmd->add_option("--context", a->context, "tokens for the 'at N' column (default: max_position_embeddings)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive());
   cmd->add_option("--dtype", a->dtype, "cache element type (f32/f16 as in --kv-type are accepted too)")
       ->check(CLI::IsMember({"bf16", "fp16", "fp32", "fp8", "f16", "f32"}));
-  cmd->add_option("--gqa-groups", a->gqa_groups, "KV groups of the GQA row (clamped to the head count)")
-      ->check(CLI::PositiveNumber);
+  auto* groups = cmd->add_option("--gqa-groups", a->gqa_groups,
+                                 "KV groups of the GQA row; must divide the head count (default: 8, or the largest "
+                                 "divisor of the head count below it)")
+                     ->check(positive());
   cmd->add_flag("--json", a->json, "machine-readable output (stable keys)");
-  cmd->callback([a, &ctx] {
+  cmd->callback([a, groups, &ctx] {
     if (a->config.empty() && a->preset.empty()) fail("kv", "", "pass --config FILE or --preset NAME");
+    a->gqa_groups_given = groups->count() > 0;
     run_kv(*a);
     ctx.exit_code = 0;
   });

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine_options.h"
 #include "engine/backend/backend.h"
@@ -24,6 +25,7 @@
 #include "engine/perplexity.h"
 #include "engine/tokenizer/tokenizer.h"
 #include "term_progress.h"
+#include "terminal_views.h"
 
 namespace mlascope::app {
 
@@ -219,7 +221,7 @@ int run_perplexity_cmd(const PerplexityArgs& a) {
     j["kl"] = kl;
   }
   if (a.json) {
-    std::printf("%s\n", j.dump().c_str());
+    std::printf("%s\n", dump_json(j, -1).c_str());
     return 0;
   }
   std::printf("perplexity of %s on %s\n", model->name().c_str(), j["text"].get<std::string>().c_str());
@@ -253,11 +255,13 @@ int run_perplexity_cmd(const PerplexityArgs& a) {
 void register_perplexity(CLI::App& root, CommandContext& ctx) {
   auto a = std::make_shared<PerplexityArgs>();
   CLI::App* cmd = root.add_subcommand(
-      "perplexity", "perplexity on a text (llama-perplexity's method), and KL divergence against another run's logits");
+      "perplexity", "perplexity on a text (llama-perplexity's method), and KL divergence against another run's logits. Local weights "
+      "only: there is no --server, because KL divergence and --save-logits need every logit, which servers do not "
+      "return (their prompt logprobs cover a few top tokens)");
   add_engine_options(cmd, a->engine);
   cmd->add_option("--file", a->file, "the text (raw bytes; one final newline dropped, as llama-perplexity does)");
-  cmd->add_option("--chunks", a->chunks, "evaluate at most N chunks (default: all whole chunks)")->check(CLI::PositiveNumber);
-  cmd->add_option("--batch", a->batch, "tokens per forward call in the scored half")->check(CLI::Range(1, 1 << 16));
+  cmd->add_option("--chunks", a->chunks, "evaluate at most N chunks (default: all whole chunks)")->check(positive());
+  cmd->add_option("--batch", a->batch, "tokens per forward call in the scored half")->check(in_range(1, 1 << 16));
   cmd->add_option("--save-logits", a->save_logits,
                   "write the scored positions' log-probs (llama.cpp --kl-divergence-base format) for a later --kl-base");
   cmd->add_option("--kl-base", a->kl_base,

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "cli_checks.h"
 #include "commands.h"
 #include "engine/error.h"
 #include "engine_options.h"
@@ -91,16 +92,16 @@ void register_serve(CLI::App& root, CommandContext& ctx) {
   CLI::App* cmd = root.add_subcommand("serve", "serve the local engine over HTTP: SGLang's /generate (routed experts) and OpenAI-compatible routes");
   add_engine_options(cmd, a->engine);
   cmd->add_option("--host", a->host, "address to listen on (default 127.0.0.1: this machine only)");
-  cmd->add_option("--port", a->port, "port (0 = any free port; the chosen one is printed)")->check(CLI::Range(0, 65535));
+  cmd->add_option("--port", a->port, "port (0 = any free port; the chosen one is printed)")->check(in_range(0, 65535));
   cmd->add_option("--api-key", a->api_key, "require 'Authorization: Bearer KEY' (default: $MLASCOPE_API_KEY)");
-  cmd->add_option("--max-queue", a->max_queue, "requests that may wait while one runs; more get 503 with Retry-After")->check(CLI::Range(1, 4096));
-  cmd->add_option("--request-timeout", a->request_timeout_s, "seconds from queueing to the last token")->check(CLI::PositiveNumber);
-  cmd->add_option("--max-body", a->max_body_mib, "largest request body in MiB")->check(CLI::Range(1, 1024));
-  cmd->add_option("--max-prompt-tokens", a->max_prompt_tokens, "longest prompt (0 = the context length - 1)")->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-new-tokens", a->max_new_tokens, "cap on tokens generated per request")->check(CLI::PositiveNumber);
+  cmd->add_option("--max-queue", a->max_queue, "requests that may wait while one runs; more get 503 with Retry-After")->check(in_range(1, 4096));
+  cmd->add_option("--request-timeout", a->request_timeout_s, "seconds from queueing to the last token")->check(positive());
+  cmd->add_option("--max-body", a->max_body_mib, "largest request body in MiB")->check(in_range(1, 1024));
+  cmd->add_option("--max-prompt-tokens", a->max_prompt_tokens, "longest prompt (0 = the context length - 1)")->check(non_negative());
+  cmd->add_option("--max-new-tokens", a->max_new_tokens, "cap on tokens generated per request")->check(positive());
   cmd->add_option("--served-model-name", a->served_model_name, "model name in /v1/models (default: the model folder's name)");
   cmd->add_flag("--incremental-streaming-output", a->incremental, "/generate streams deltas instead of SGLang's default cumulative chunks");
-  cmd->add_option("--drain-timeout", a->drain_timeout_s, "seconds SIGTERM waits for queued answers")->check(CLI::NonNegativeNumber);
+  cmd->add_option("--drain-timeout", a->drain_timeout_s, "seconds SIGTERM waits for queued answers")->check(non_negative());
   cmd->callback([a, &ctx] { ctx.exit_code = run_serve(*a); });
 }
 

@@ -9,6 +9,9 @@
 
 #include "commands.h"
 #include "engine_options.h"
+#include "remote_setup.h"
+#include "step_source.h"
+#include "engine/remote/remote_generator.h"
 #include "engine/chat_turn.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
@@ -29,24 +32,17 @@ DeviceKind parse_device(const std::string& d) {
 
 class GeneratorEngine : public ChatEngine {
  public:
-  GeneratorEngine(std::shared_ptr<const Model> model, std::shared_ptr<const Tokenizer> tok, std::unique_ptr<Backend> backend,
-                  CaptureSettings capture)
-      : model_(model), tok_(tok), gen_(model, std::move(backend), tok), stream_(*tok_) {
-    gen_.set_capture(capture);
-    meta_.model_name = model_->name();
-    meta_.model_path = fs::absolute(model_->path()).string();
-    meta_.model_hash = sessions::weights_fingerprint(model_->path());
-    meta_.config_json = model_->config_json();
-    meta_.config = model_->config();
-    meta_.backend = gen_.backend().name();
-    meta_.mla_mode = to_string(gen_.backend().mla_mode());
-    meta_.kv_dtype = to_string(gen_.backend().kv_dtype());
+  // `meta` names the model and the run; its backend and sampler fields are filled here.
+  GeneratorEngine(std::unique_ptr<StepSource> gen, std::shared_ptr<const Tokenizer> tok, SessionMeta meta, CaptureSettings capture)
+      : tok_(std::move(tok)), gen_(std::move(gen)), stream_(*tok_), meta_(std::move(meta)) {
+    gen_->set_capture(capture);
+    meta_.backend = gen_->backend_name();
+    if (Backend* b = gen_->backend()) {
+      meta_.mla_mode = to_string(b->mla_mode());
+      meta_.kv_dtype = to_string(b->kv_dtype());
+    }
     meta_.engine_version = MLASCOPE_VERSION;
     meta_.capture = capture.policy;
-    for (int l = 0; l < model_->n_layers(); ++l) {
-      const LayerWeights& lw = model_->layer(l);
-      if (lw.is_moe && lw.e_score_correction_bias) meta_.gate_bias.push_back(lw.e_score_correction_bias->to_f32());
-    }
   }
 
   SessionMeta meta() const override {
@@ -54,21 +50,22 @@ class GeneratorEngine : public ChatEngine {
     m.sampler_json = gen_sampler_json();
     return m;
   }
-  int max_context() const override { return const_cast<Generator&>(gen_).backend().max_context(); }
+  int max_context() const override { return gen_->max_context(); }
+  bool routing_reported() const override { return gen_->routing_reported(); }
   std::string template_name() const override { return chat_template_name(tok_->chat_template()); }
 
   Turn encode_turn(const std::string& system, std::span<const Message> previous, const std::string& user) override {
-    return encode_chat_turn(*tok_, gen_.history(), system, previous, user);
+    return encode_chat_turn(*tok_, gen_->history(), system, previous, user);
   }
 
   StepStatus feed(std::span<const int32_t> ids, const EmitStep& emit, int message) override {
-    return gen_.feed(ids, emit, message);
+    return gen_->feed(ids, emit, message);
   }
   StopReason generate(int max_new, const EmitStep& emit, const std::atomic<bool>* cancel, int message) override {
-    return gen_.generate(max_new, emit, cancel, message);
+    return gen_->generate(max_new, emit, cancel, message);
   }
-  void truncate(int n) override { gen_.truncate(n); }
-  int n_positions() const override { return gen_.n_positions(); }
+  void truncate(int n) override { gen_->truncate(n); }
+  int n_positions() const override { return gen_->n_positions(); }
 
   std::string stream_text(int32_t id) override {
     if (tok_->is_special(id)) return {};  // BOS/EOS and template markers are not part of the text
@@ -77,18 +74,18 @@ class GeneratorEngine : public ChatEngine {
   std::string flush_text() override { return stream_.flush(); }
 
   void set_sampler(const std::string& key, const std::string& value) override {
-    SamplerSettings s = gen_.sampler().settings();
+    SamplerSettings s = gen_->sampler().settings();
     s.set(key, value);
-    gen_.sampler().set_settings(s);
+    gen_->sampler().set_settings(s);
   }
   std::string sampler_json() const override { return gen_sampler_json(); }
+  std::string sampler_state_json() const override { return gen_->sampler().state_json(); }
 
  private:
-  std::string gen_sampler_json() const { return const_cast<Generator&>(gen_).sampler().settings().to_json(); }
+  std::string gen_sampler_json() const { return gen_->sampler().settings().to_json(); }
 
-  std::shared_ptr<const Model> model_;
   std::shared_ptr<const Tokenizer> tok_;
-  Generator gen_;
+  std::unique_ptr<StepSource> gen_;
   StreamDecoder stream_;
   SessionMeta meta_;
 };
@@ -105,6 +102,14 @@ ChatEngine::Turn encode_chat_turn(const Tokenizer& tok, std::span<const int32_t>
 }
 
 std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const LoadProgressFn& progress) {
+  if (opt.remote.enabled()) {
+    RemoteSetup r = connect_remote(opt.remote, opt.model_dir, "chat");
+    // Servers other than mlascope serve send routing at most; ask mlascope serve for attention of small models.
+    CaptureSettings cap;
+    cap.policy = static_cast<int64_t>(r.config.num_hidden_layers) * r.config.num_attention_heads <= 512 ? CapturePolicy::RoutingAttention
+                                                                                                      : CapturePolicy::Routing;
+    return std::make_unique<GeneratorEngine>(remote_step_source(std::move(r.gen)), r.tokenizer, r.meta, cap);
+  }
   const fs::path path = opt.model_dir.empty() ? default_model_dir() : opt.model_dir;
   ModelLoadOptions lo;
   lo.progress = progress;
@@ -131,7 +136,17 @@ std::unique_ptr<ChatEngine> load_chat_engine(const WorkbenchOptions& opt, const 
   CaptureSettings cap;
   cap.policy = static_cast<int64_t>(c.num_hidden_layers) * c.num_attention_heads <= 512 ? CapturePolicy::RoutingAttention
                                                                                         : CapturePolicy::Routing;
-  return std::make_unique<GeneratorEngine>(model, tok, std::move(backend), cap);
+  SessionMeta meta;
+  meta.model_name = model->name();
+  meta.model_path = fs::absolute(model->path()).string();
+  meta.model_hash = sessions::weights_fingerprint(model->path());
+  meta.config_json = model->config_json();
+  meta.config = c;
+  for (int l = 0; l < model->n_layers(); ++l) {
+    const LayerWeights& lw = model->layer(l);
+    if (lw.is_moe && lw.e_score_correction_bias) meta.gate_bias.push_back(lw.e_score_correction_bias->to_f32());
+  }
+  return std::make_unique<GeneratorEngine>(local_step_source(model, std::move(backend), tok), tok, std::move(meta), cap);
 }
 
 }  // namespace mlascope::app

@@ -30,6 +30,8 @@ class ChatEngine {
   // Identity of the model and run for TraceModel::reset and the session recorder.
   virtual SessionMeta meta() const = 0;
   virtual int max_context() const = 0;
+  // False after a generation on a server that sends no expert routing (llama-server, plain vLLM).
+  virtual bool routing_reported() const { return true; }
   // "plain" (base model: the text continues the document) or the recognised chat template.
   virtual std::string template_name() const = 0;
 
@@ -54,6 +56,9 @@ class ChatEngine {
   // "/sampler key=value"; throws Error on an unknown key or bad value.
   virtual void set_sampler(const std::string& key, const std::string& value) = 0;
   virtual std::string sampler_json() const = 0;
+  // The sampler's settings and random-stream position (Sampler::state_json) as the next generated
+  // turn starts: recorded with the turn so `sessions verify` re-draws the same tokens.
+  virtual std::string sampler_state_json() const { return sampler_json(); }
 };
 
 // How a user line becomes the next ids after `history` (the cached ids): a base model (Plain)

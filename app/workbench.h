@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <string>
 
+#include "remote_setup.h"
+
 namespace mlascope::app {
 
 struct WorkbenchOptions {
@@ -17,6 +19,7 @@ struct WorkbenchOptions {
   std::string kv_type = "bf16";        // --kv-type f32|bf16|f16
   bool force_terminal = false;
   bool demo_synthetic = false;         // GUI dev mode: a synthetic session, no model files
+  RemoteArgs remote;                   // --server: generate on a server (model_dir: config + tokenizer only)
 };
 
 // True when a GUI was built and a display answers; `why` says why not.

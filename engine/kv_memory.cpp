@@ -17,10 +17,19 @@ const char* to_string(KvScheme s) {
   return "?";
 }
 
+int gqa_groups_for(int n_heads, int want) {
+  n_heads = std::max(1, n_heads);
+  for (int g = std::clamp(want, 1, n_heads); g > 1; --g)
+    if (n_heads % g == 0) return g;
+  return 1;
+}
+
+bool gqa_groups_divide(int n_heads, int groups) { return groups >= 1 && groups <= n_heads && n_heads % groups == 0; }
+
 KvMemory kv_memory(const ModelConfig& c, int bytes_per_elem, int gqa_groups) {
   KvMemory m;
   m.bytes_per_elem = bytes_per_elem;
-  m.gqa_groups = std::clamp(gqa_groups, 1, std::max(1, c.num_attention_heads));
+  m.gqa_groups = gqa_groups_for(c.num_attention_heads, gqa_groups);
   m.n_layers = c.num_hidden_layers;
   const int64_t H = c.num_attention_heads;
   const int64_t head = c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim;

@@ -39,7 +39,12 @@ struct KvMemory {
   double ratio_vs_latent(KvScheme s) const { return get(s).bytes_per_token / get(KvScheme::MlaLatent).bytes_per_token; }
 };
 
-// gqa_groups is clamped to [1, num_attention_heads]; bytes_per_elem: 4 fp32, 2 bf16/fp16, 1 fp8.
+// GQA shares each K/V head among n_heads / groups query heads, so groups must divide the head
+// count: kv_memory uses the largest divisor of num_attention_heads not above gqa_groups (a command
+// that takes the count from the user refuses a non-divisor instead: gqa_groups_divide).
+// bytes_per_elem: 4 fp32, 2 bf16/fp16, 1 fp8.
+int gqa_groups_for(int n_heads, int want);
+bool gqa_groups_divide(int n_heads, int groups);
 KvMemory kv_memory(const ModelConfig& c, int bytes_per_elem = 2, int gqa_groups = 8);
 
 }  // namespace mlascope

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "engine/chat_turn.h"
+#include "engine/remote/remote_generator.h"
 #include "engine/error.h"
 #include "engine/model/model.h"
 #include "sessions/fingerprint.h"
@@ -64,7 +65,11 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   e->tokenizer_ = open_tokenizer(*model);
   e->template_ = e->tokenizer_->chat_template();
   report(0.92f, "starting the backend");
-  e->generator_ = std::make_unique<Generator>(model, make_backend(*model, opt.backend), e->tokenizer_);
+  std::unique_ptr<Backend> backend = make_backend(*model, opt.backend);
+  const std::string backend_name = backend->name();
+  const MlaMode mla = backend->mla_mode();
+  const KvDType kv = backend->kv_dtype();
+  e->generator_ = local_step_source(model, std::move(backend), e->tokenizer_);
   const CaptureSettings cap = capture_for(model->config(), opt.capture_attention);
   e->generator_->set_capture(cap);
 
@@ -74,9 +79,9 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   m.model_hash = sessions::weights_fingerprint(model->path());
   m.config_json = model->config_json();
   m.config = model->config();
-  m.backend = e->generator_->backend().name();
-  m.mla_mode = to_string(e->generator_->backend().mla_mode());
-  m.kv_dtype = to_string(e->generator_->backend().kv_dtype());  // named by the status bar and the KV panel
+  m.backend = backend_name;
+  m.mla_mode = to_string(mla);
+  m.kv_dtype = to_string(kv);  // named by the status bar and the KV panel
   m.sampler_json = e->generator_->sampler().settings().to_json();
   m.engine_version = MLASCOPE_VERSION;
   m.capture = cap.policy;
@@ -96,6 +101,25 @@ std::unique_ptr<ChatEngine> ChatEngine::open(const fs::path& path, const EngineO
   return e;
 }
 
+std::unique_ptr<ChatEngine> ChatEngine::connect(const RemoteArgs& server, const fs::path& model, const EngineOptions& opt,
+                                                const LoadProgressFn& progress) {
+  if (progress) progress(0.1f, "connecting to " + server.server);
+  RemoteSetup r = connect_remote(server, model, "gui");
+  std::unique_ptr<ChatEngine> e(new ChatEngine());
+  e->tokenizer_ = r.tokenizer;
+  e->template_ = e->tokenizer_->chat_template();
+  const CaptureSettings cap = capture_for(r.config, opt.capture_attention);  // mlascope serve honours it; others send routing at most
+  e->meta_ = std::move(r.meta);
+  e->generator_ = remote_step_source(std::move(r.gen));
+  e->generator_->set_capture(cap);
+  e->meta_.sampler_json = e->generator_->sampler().settings().to_json();
+  e->meta_.capture = cap.policy;
+  if (progress) progress(1.0f, "connected");
+  return e;
+}
+
+bool ChatEngine::routing_reported() const { return generator_->routing_reported(); }
+
 std::string ChatEngine::template_name() const { return chat_template_name(template_); }
 int32_t ChatEngine::eos_id() const { return tokenizer_->eos_id(); }
 std::string ChatEngine::decode(std::span<const int32_t> ids) const { return tokenizer_->decode(ids); }
@@ -110,6 +134,11 @@ StepStatus ChatEngine::feed(std::span<const int32_t> ids, int message, const Emi
   return generator_->feed(ids, emit, message);
 }
 
+std::string ChatEngine::prepare_sampler(const SamplerSettings& s) {
+  if (s.to_json() != generator_->sampler().settings().to_json()) generator_->sampler().set_settings(s);
+  return generator_->sampler().state_json();
+}
+
 StopReason ChatEngine::generate(const SamplerSettings& s, int max_new, int message, const EmitFn& emit,
                                 const std::atomic<bool>& cancel) {
   // set_settings reseeds, so only a change of settings restarts the random stream: regenerate
@@ -120,6 +149,6 @@ StopReason ChatEngine::generate(const SamplerSettings& s, int max_new, int messa
 
 void ChatEngine::truncate(int n_positions) { generator_->truncate(n_positions); }
 int ChatEngine::n_positions() const { return generator_->n_positions(); }
-int ChatEngine::max_context() const { return generator_->backend().max_context(); }
+int ChatEngine::max_context() const { return generator_->max_context(); }
 
 }  // namespace mlascope::app::gui

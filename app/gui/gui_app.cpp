@@ -12,6 +12,10 @@
 #include <fstream>
 #include <sstream>
 
+#ifdef __GLIBC__
+#include <malloc.h>  // mallopt
+#endif
+
 #include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <imgui_internal.h>
@@ -24,6 +28,12 @@
 #include "views/widgets.h"
 
 namespace mlascope::app::gui {
+
+void keep_heap_between_frames() {
+#ifdef __GLIBC__
+  mallopt(M_TRIM_THRESHOLD, 64 << 20);
+#endif
+}
 
 namespace fs = std::filesystem;
 using views::ActionKind;
@@ -147,7 +157,7 @@ void GuiApp::setup() {
     views::fill_synthetic(tm_, views::demo_config(), o);
     live_ = false;
   } else if (script_.empty() || script_.front().verb != "load_model") {
-    start_load(cfg_.model_dir.empty() ? cfg_.assets / "models" / "mla-moe-demo" : cfg_.model_dir);
+    start_load(cfg_.model_dir.empty() ? cfg_.assets / "models" / "mla-moe-demo" : cfg_.model_dir, cfg_.engine.server);
   }
   last_frame_t_ = now_s();
 }
@@ -162,9 +172,11 @@ void GuiApp::set_script(std::vector<ScriptCommand> commands) {
   failures_.clear();
 }
 
-void GuiApp::start_load(const fs::path& model) {
+void GuiApp::start_load(const fs::path& model, const RemoteArgs& server) {
   load_gen_ = view_gen_;
-  chat_.load_model(model, cfg_.engine);
+  EngineOptions o = cfg_.engine;
+  o.server = server;  // a later "Open model" is local again
+  chat_.load_model(model, o);
 }
 
 void GuiApp::load_presets() {
@@ -388,6 +400,7 @@ void GuiApp::draw() {
   draw_errors();
   draw_toast();
   draw_open_model_popup();
+  draw_connect_popup();
   if (show_shortcuts_) {
     ImGui::Begin("Keyboard shortcuts", &show_shortcuts_, ImGuiWindowFlags_AlwaysAutoResize);
     ImGui::TextUnformatted("click a token      lock it for every panel (click again to unlock)\n"
@@ -436,6 +449,7 @@ void GuiApp::draw_file_menu() {
   if (ImGui::MenuItem("Open model folder...")) open_model_popup_ = true;
   if (ImGui::MenuItem("Open demo model")) st_.act(ActionKind::OpenModel, "");
   if (ImGui::MenuItem("Open session...")) open_["sessions"] = true;
+  if (ImGui::MenuItem("Connect to server...")) connect_popup_ = true;
   ImGui::Separator();
   if (ImGui::MenuItem("Export window as PNG", "Ctrl+E")) st_.act(ActionKind::ExportWindow);
   if (ImGui::BeginMenu("Export panel as PNG")) {
@@ -764,6 +778,39 @@ void GuiApp::draw_open_model_popup() {
   }
 }
 
+// File > Connect to server...: SGLang, vLLM, llama-server or `mlascope serve`; the folder holds the
+// served model's config.json and tokenizer (no weights). The key is used, never stored or recorded.
+void GuiApp::draw_connect_popup() {
+  if (connect_popup_) {
+    ImGui::OpenPopup("Connect to server");
+    connect_popup_ = false;
+    if (connect_url_.empty()) connect_url_ = cfg_.engine.server.server.empty() ? "http://127.0.0.1:30000" : cfg_.engine.server.server;
+    if (connect_model_.empty()) connect_model_ = (cfg_.model_dir.empty() ? cfg_.assets / "models" / "mla-moe-demo" : cfg_.model_dir).string();
+  }
+  if (!ImGui::BeginPopupModal("Connect to server", nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+  auto field = [&](const char* id, const char* label, const char* hint, std::string& value, ImGuiInputTextFlags flags) {
+    char buf[1024];
+    std::snprintf(buf, sizeof buf, "%s", value.c_str());
+    ImGui::TextUnformatted(label);
+    ImGui::SetNextItemWidth(480 * st_.ui_scale);
+    if (ImGui::InputTextWithHint(id, hint, buf, sizeof buf, flags)) value = buf;
+  };
+  field("##url", "server URL", "http://host:30000", connect_url_, 0);
+  field("##key", "API key (optional; else $MLASCOPE_API_KEY)", "bearer token", connect_key_, ImGuiInputTextFlags_Password);
+  field("##model", "folder with the model's config.json + tokenizer files", "/path/to/config-folder", connect_model_, 0);
+  ImGui::TextDisabled("Servers without routing (llama-server, plain vLLM) show tokens and probabilities only.");
+  if (ImGui::Button("connect") && !connect_url_.empty()) {
+    RemoteArgs r;
+    r.server = connect_url_;
+    r.api_key = connect_key_;
+    start_load(connect_model_, r);
+    ImGui::CloseCurrentPopup();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button("cancel")) ImGui::CloseCurrentPopup();
+  ImGui::EndPopup();
+}
+
 // ------------------------------------------------------------------------------------ after render
 
 void GuiApp::after_render(int fb_w, int fb_h) {
@@ -952,6 +999,11 @@ void GuiApp::reset_for_tour_step() {
   st_.routing.solo = -1;
   std::fill(st_.routing.muted.begin(), st_.routing.muted.end(), uint8_t{0});
   st_.kv.preset = -1;
+  st_.kv.dtype = -1;
+  st_.kv.baseline = 0;
+  st_.kv.mha_heads = views::KvMemoryState{}.mha_heads;
+  st_.kv.gqa_groups = views::KvMemoryState{}.gqa_groups;
+  st_.kv.log_scale = false;
   st_.tour.scroll_to.clear();
   layout_.maximized.clear();
   tour_layout_.maximized.clear();
@@ -1005,11 +1057,11 @@ void GuiApp::run_tour_step() {
       leaf.weight = id == "tokens" || id == "replay" ? 0.6f : 1.0f;
       right.children.push_back(std::move(leaf));
     }
-    LayoutNode tour;
-    tour.panel = "tour";
+    LayoutNode text;
+    text.panel = "tour";
     tour_layout_ = Layout{};
     tour_layout_.root.kind = LayoutNode::Kind::Row;
-    tour_layout_.root.children.push_back(std::move(tour));
+    tour_layout_.root.children.push_back(std::move(text));
     if (!right.children.empty()) tour_layout_.root.children.push_back(std::move(right));
     ensure_panels(tour_layout_, all_panel_ids());
   } else if (!open_before_tour_.empty()) {
@@ -1095,6 +1147,17 @@ void GuiApp::tour_action(const views::TourAction& a) {
     for (size_t i = 0; i < st_.kv.presets.size(); ++i)
       if (st_.kv.presets[i].name == a.value) st_.kv.preset = static_cast<int>(i);
     if (a.value != "session" && st_.kv.preset < 0) fail("tour", a.value, "no such KV preset (assets/presets/*.json)");
+  } else if (a.verb == "set_baseline") {
+    views::KvBaseline b{};
+    if (!views::parse_kv_baseline(a.value, &b)) fail("tour", a.value, "KV baseline must be mha-same, mha-no-rope, mha-n, gqa or mqa");
+    st_.kv.baseline = static_cast<int>(b);
+    open_["kv_memory"] = true;
+  } else if (a.verb == "set_mha_heads") {
+    if (a.number < 1) fail("tour", "set_mha_heads", "value must be a head count >= 1");
+    st_.kv.mha_heads = a.number;
+  } else if (a.verb == "set_gqa_groups") {
+    if (a.number < 1) fail("tour", "set_gqa_groups", "value must be a group count >= 1");
+    st_.kv.gqa_groups = a.number;
   } else if (a.verb == "set_head") {
     st_.attention.head = a.number;
   } else if (a.verb == "set_part") {
@@ -1239,12 +1302,25 @@ bool GuiApp::step_script() {
           return true;
         }
         if (c.args[1] != "nowait") fail("script", where(c), "load_model takes a path and optionally 'nowait'");
+      } else if (v == "connect_server") {
+        RemoteArgs r;
+        r.server = c.args[0];
+        start_load(fs::path(c.args[1]), r);
+        wait_idle_ = true;
+        return true;
       } else if (v == "synthetic") {
         chat_.detach(tm_);
         views::fill_synthetic_named(tm_, c.args.size() > 1 ? c.args[1] : "demo", num(0));
         live_ = false;
         ++view_gen_;
         shown_session_ = -1;
+        // A new session: all of it shown, nothing kept from the one before (its replay cursor,
+        // range or locked token would point into tokens that mean something else now).
+        st_.replay_position = -1;
+        st_.replay.playing = false;
+        st_.locked_token = -1;
+        st_.range_begin = st_.range_end = -1;
+        st_.kv.preset = -1;
       } else if (v == "title") {
         chat_.set_title(tm_, c.args[0]);
       } else if (v == "sampler") {

@@ -24,6 +24,13 @@ struct ImGuiIO;
 
 namespace mlascope::app::gui {
 
+// Keeps freed heap memory in the process instead of handing it back to the kernel after every
+// frame (glibc trims the heap top once 128 KiB are free). The GL driver (Mesa's llvmpipe above
+// all) allocates and frees its per-frame buffers, so each frame page-faulted them in again:
+// bench_gui_frame measured 13 ms of main-thread CPU per frame at DeepSeek-V3's counts, 2 ms with
+// a 64 MiB trim threshold. Call once before the first frame; a no-op off glibc.
+void keep_heap_between_frames();
+
 struct GuiConfig {
   std::filesystem::path model_dir;       // empty: bundled demo model
   std::filesystem::path assets;          // tours, presets, fonts
@@ -105,8 +112,10 @@ class GuiApp {
   void set_maximized(const std::string& id);
   void layout_changed();
   void save_layout_now();
-  void start_load(const std::filesystem::path& model);
+  // `server` set: connect to it, `model` naming config.json + tokenizer files.
+  void start_load(const std::filesystem::path& model, const RemoteArgs& server = {});
   void draw_open_model_popup();
+  void draw_connect_popup();
   void process_actions();
   void handle(const views::Action& a);
   void start_tour(int index, int step, const std::string& how = {});
@@ -172,6 +181,8 @@ class GuiApp {
   int exit_code_ = 0;
   bool show_shortcuts_ = false, show_about_ = false, open_model_popup_ = false;
   std::string open_model_path_;
+  bool connect_popup_ = false;  // File > Connect to server...
+  std::string connect_url_, connect_key_, connect_model_;
   // Tour progress bookkeeping: what the selection looked like when the step began.
   int tour_token_at_start_ = -1, tour_layer_at_start_ = -1;
   size_t tour_msgs_at_start_ = 0;

@@ -37,7 +37,9 @@ std::string error_body(int status, const std::string& message) {
                      : status == 503 ? "server_overloaded"
                      : status >= 500 ? "server_error"
                                      : "invalid_request_error";
-  return json{{"error", {{"message", message}, {"type", type}, {"code", status}}}}.dump();
+  // The message may quote the request (its path) or a file: bytes that are not UTF-8 become U+FFFD
+  // rather than a type_error out of a function that must not throw.
+  return json{{"error", {{"message", message}, {"type", type}, {"code", status}}}}.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void set_error(HttpOut& out, int status, const std::string& message) {
@@ -128,7 +130,7 @@ std::unique_ptr<ServeApi::Pending> ServeApi::begin(const HttpIn& in, HttpOut& ou
                                                    {"owned_by", "mlascope"},
                                                    {"root", opt_.served_model_name},
                                                    {"max_model_len", engine_.max_context()}}})}}
-                       .dump();
+                       .dump(-1, ' ', false, json::error_handler_t::replace);  // folder names need not be UTF-8
       } else {
         out.body = json{{"model_path", engine_.model_path()},
                         {"tokenizer_path", engine_.model_path()},
@@ -141,7 +143,7 @@ std::unique_ptr<ServeApi::Pending> ServeApi::begin(const HttpIn& in, HttpOut& ou
                                       {"trace_extension", 1},
                                       {"num_hidden_layers", c.num_hidden_layers},
                                       {"num_experts_per_tok", c.num_experts_per_tok}}}}
-                       .dump();
+                       .dump(-1, ' ', false, json::error_handler_t::replace);  // folder names need not be UTF-8
       }
       return nullptr;
     }

@@ -5,7 +5,7 @@
 // Routes: POST /generate (SGLang's native API, routed experts exactly as SGLang encodes them, plus
 // the opt-in `mlascope_trace` extension), POST /v1/completions and /v1/chat/completions (OpenAI,
 // SSE streaming, logprobs), GET /v1/models, /get_model_info, /health. See
-// engine/remote/PROTOCOL.md for every field.
+// engine/remote/PROTOCOLS.md for every field.
 #pragma once
 #include <chrono>
 #include <cstddef>

@@ -1,6 +1,8 @@
 // app/server/serve_http.cpp — see serve_http.h.
 #include "serve_http.h"
 
+#include <unistd.h>
+
 #include <thread>
 
 #include <httplib.h>
@@ -11,8 +13,18 @@
 
 namespace mlascope::app::server {
 
+// httplib binds and listens in bind_to_*port but closes the socket only from a running listener's
+// stop(): a server stopped (or destroyed) before run() listened would keep a listening socket whose
+// backlog accepts connections nobody answers (a client then waits out its read timeout).
+struct ListeningServer : httplib::Server {
+  void close_unlistened_socket() {
+    const auto s = svr_sock_.exchange(INVALID_SOCKET);
+    if (s != INVALID_SOCKET) ::close(s);
+  }
+};
+
 struct HttpServer::Impl {
-  httplib::Server svr;
+  ListeningServer svr;
 };
 
 HttpServer::HttpServer(ServeApi& api, int n_threads) : impl_(std::make_unique<Impl>()), api_(api) {
@@ -91,7 +103,10 @@ HttpServer::HttpServer(ServeApi& api, int n_threads) : impl_(std::make_unique<Im
   });
 }
 
-HttpServer::~HttpServer() = default;
+HttpServer::~HttpServer() {
+  if (started_.load() && !finished_.load()) return;  // a running listener is for stop() to end
+  impl_->svr.close_unlistened_socket();              // never run, or run after stop(): a socket nobody listens on
+}
 
 int HttpServer::bind(const std::string& host, int port) {
   httplib::Server& svr = impl_->svr;
@@ -107,13 +122,18 @@ int HttpServer::bind(const std::string& host, int port) {
 
 void HttpServer::run() {
   started_.store(true);
-  impl_->svr.listen_after_bind();
+  // stop() before the listener ran (a server stopped right after it started): do not listen at all.
+  // stop() stores stop_requested_ before it reads started_, this the other way round, so at least
+  // one of the two sees the other (seq_cst atomics).
+  if (!stop_requested_.load()) impl_->svr.listen_after_bind();
+  else impl_->svr.close_unlistened_socket();
   finished_.store(true);
 }
 
 void HttpServer::stop(std::chrono::milliseconds limit) {
   const auto until = std::chrono::steady_clock::now() + limit;
   while (active_.load() > 0 && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  stop_requested_.store(true);
   if (!started_.load()) return;
   // httplib's stop() does nothing until the listener runs: repeat it until run() has returned.
   while (!finished_.load()) {

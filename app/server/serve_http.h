@@ -28,7 +28,7 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
   ServeApi& api_;
   std::atomic<int> active_{0};
-  std::atomic<bool> started_{false}, finished_{false};
+  std::atomic<bool> started_{false}, finished_{false}, stop_requested_{false};
 };
 
 }  // namespace mlascope::app::server

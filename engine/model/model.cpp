@@ -335,6 +335,17 @@ std::shared_ptr<Model> Model::load(const fs::path& path, const ModelLoadOptions&
     gguf = gguf_model_in_folder(path).value_or(fs::path());
   }
   if (!gguf.empty()) return ModelBinder::load_gguf_model(gguf, opt);
+  // A file is a model only as .gguf or .safetensors (its config.json beside it); anything else, a
+  // preset or config .json above all, is named as itself rather than blamed on a config.json nearby.
+  const std::string file_name = path.filename().string();
+  const bool index = file_name.size() > 23 && file_name.ends_with(".safetensors.index.json");
+  if (fs::is_regular_file(path, ec) && path.extension() != ".safetensors" && !index) {
+    if (path.extension() == ".json")
+      fail(kWhere, path.string(),
+           "is a JSON file, not a model (a folder with config.json + safetensors, or a .gguf); "
+           "`mlascope kv --config` reads a config alone");
+    fail(kWhere, path.string(), "is not a model (a folder with config.json + safetensors, a .safetensors file or a .gguf)");
+  }
 
   const fs::path dir = fs::is_directory(path) ? path : path.parent_path();
   const fs::path config_path = dir / "config.json";

@@ -1,4 +1,4 @@
-// engine/remote/remote_generator.cpp — see remote_generator.h and PROTOCOL.md.
+// engine/remote/remote_generator.cpp — see remote_generator.h and PROTOCOLS.md.
 #include "remote_generator.h"
 
 #include <algorithm>

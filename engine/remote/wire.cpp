@@ -1,4 +1,4 @@
-// engine/remote/wire.cpp — see wire.h and PROTOCOL.md.
+// engine/remote/wire.cpp — see wire.h and PROTOCOLS.md.
 #include "wire.h"
 
 #include <algorithm>
@@ -317,7 +317,11 @@ nlohmann::json sglang_generate_body(const GenerateRequest& r) {
     json layers = json::array();
     for (int l = 0; l < std::min(r.n_layers, 64); ++l)
       if (r.capture.attention_layers & (1ull << l)) layers.push_back(l);
-    b["mlascope_trace"] = {{"capture", to_string(r.capture.policy)}, {"attention_layers", layers}};
+    // The extension's names (PROTOCOLS.md), not to_string(CapturePolicy)'s "routing+attention".
+    const char* capture = r.capture.policy == CapturePolicy::Everything         ? "everything"
+                          : r.capture.policy == CapturePolicy::RoutingAttention ? "attention"
+                                                                                : "routing";
+    b["mlascope_trace"] = {{"capture", capture}, {"attention_layers", layers}};
   }
   return b;
 }

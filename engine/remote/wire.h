@@ -1,7 +1,7 @@
 // engine/remote/wire.h — the wire formats of the servers mlascope talks to, as pure functions
 // (JSON in, values out; no sockets), shared by the client (remote_generator.*) and by
 // `mlascope serve` (app/server/). What each field means and which SGLang version it was read
-// from is written down in PROTOCOL.md beside this file.
+// from is written down in PROTOCOLS.md beside this file.
 #pragma once
 #include <cmath>
 #include <cstdint>

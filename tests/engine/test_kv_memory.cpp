@@ -38,6 +38,13 @@ TEST(KvMemory, DeepSeekV2Shapes) {
   // 576 * 2 bytes * 60 layers = 69,120 bytes per token (~67.5 KiB)
   EXPECT_DOUBLE_EQ(m.get(KvScheme::MlaLatent).bytes_per_token, 69120.0);
   EXPECT_EQ(m.get(KvScheme::Gqa).label, "GQA-8");
-  // Group count is clamped to the head count.
+  // The group count becomes the largest divisor of the head count not above it.
   EXPECT_EQ(kv_memory(c, 2, 1000).gqa_groups, 128);
+  EXPECT_EQ(kv_memory(c, 2, 3).gqa_groups, 2);
+  EXPECT_EQ(kv_memory(c, 2, 100).gqa_groups, 64);
+  EXPECT_EQ(gqa_groups_for(12, 8), 6);
+  EXPECT_EQ(gqa_groups_for(7, 4), 1);
+  EXPECT_TRUE(gqa_groups_divide(128, 16));
+  EXPECT_FALSE(gqa_groups_divide(128, 3));
+  EXPECT_FALSE(gqa_groups_divide(4, 8));
 }

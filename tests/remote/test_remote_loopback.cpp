@@ -4,6 +4,10 @@
 // (read back from its session database). Through SGLang's plain fields (expert ids, logprobs) and
 // through mlascope's trace extension (everything, exactly); through the OpenAI completions route.
 // The client side holds only config.json + tokenizer files, as a laptop holding no weights would.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 #include <chrono>
@@ -256,6 +260,40 @@ TEST_F(Loopback, SecondTurnReusesTheServersPrefixAndKeepsPositions) {
   for (size_t i = 0; i < 3; ++i) EXPECT_EQ(again[i].id, before[8 + i]);
 }
 
+// Whether a TCP connect to 127.0.0.1:port is accepted (by a listener or a listening socket's backlog).
+bool port_accepts(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<const sockaddr*>(&a), sizeof a) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// A server stopped before its listener ran (a LoopbackServer made and dropped at once on a busy
+// machine) kept its bound, listening socket: clients connected into the backlog and waited out
+// their read timeout (RefusedConnectionIsOneLine hung for 600 s). Stopped or dropped before run(),
+// the port must refuse connections.
+TEST(HttpServerLifecycle, AServerThatNeverListenedLeavesNoListeningSocket) {
+  LoopbackServer owner;  // the engine and API the servers below use
+  int port = 0;
+  {
+    app::server::HttpServer never_run(*owner.api, 2);
+    port = never_run.bind("127.0.0.1", 0);
+    EXPECT_TRUE(port_accepts(port)) << "bound socket should be listening before it is dropped";
+  }
+  EXPECT_FALSE(port_accepts(port)) << "dropped before run(): port " << port << " still accepts";
+
+  app::server::HttpServer stopped_first(*owner.api, 2);
+  port = stopped_first.bind("127.0.0.1", 0);
+  stopped_first.stop(0ms);
+  std::thread t([&] { stopped_first.run(); });  // must return at once, closing the socket
+  t.join();
+  EXPECT_FALSE(port_accepts(port)) << "stopped before run(): port " << port << " still accepts";
+}
+
 TEST(RemoteErrors, RefusedConnectionIsOneLine) {
   // A port nobody listens on: bind one and let it go.
   int port;
@@ -324,6 +362,20 @@ TEST(RemoteErrors, ServerRefusalCarriesItsMessage) {
     const std::string m = e.what();
     EXPECT_NE(m.find("HTTP 400: the prompt has 6 tokens; this server takes at most 4"), std::string::npos) << m;
   }
+}
+
+// Found by bench/serve_fuzz: a path with invalid UTF-8 is echoed in the 404 message, and the strict
+// JSON dump of that message threw, which httplib answered with a 500.
+TEST(ServeApiInput, InvalidUtf8PathIsA404NotA500) {
+  LoopbackServer s;
+  app::server::HttpIn in;
+  in.method = "POST";
+  in.path = std::string("/v1/\x80\xff") + "chat/completions";
+  in.body = "{}";
+  const app::server::HttpOut out = s.api->handle(in);
+  EXPECT_EQ(out.status, 404);
+  EXPECT_NE(out.body.find("no route /v1/"), std::string::npos) << out.body;
+  EXPECT_FALSE(nlohmann::json::parse(out.body, nullptr, false).is_discarded()) << out.body;
 }
 
 }  // namespace

@@ -380,6 +380,7 @@ TEST(Requests, SGLangGenerateBody) {
   EXPECT_EQ(b2["sampling_params"]["top_k"], 40);
   EXPECT_EQ(b2["sampling_params"]["sampling_seed"], 7);
   EXPECT_EQ(b2["mlascope_trace"]["attention_layers"], json::parse("[0,2]"));
+  EXPECT_EQ(b2["mlascope_trace"]["capture"], "attention");  // what mlascope serve accepts (not "routing+attention")
 }
 
 TEST(Requests, CompletionsAndChatBodies) {

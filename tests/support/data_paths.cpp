@@ -1,6 +1,7 @@
 #include "data_paths.h"
 
 #include <atomic>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace mlascope::test {
@@ -9,7 +10,11 @@ namespace fs = std::filesystem;
 
 fs::path data_path(const std::string& rel) { return rel.empty() ? fs::path(MLASCOPE_TEST_DATA) : fs::path(MLASCOPE_TEST_DATA) / rel; }
 fs::path asset_path(const std::string& rel) { return rel.empty() ? fs::path(MLASCOPE_ASSETS) : fs::path(MLASCOPE_ASSETS) / rel; }
-fs::path mlascope_binary() { return MLASCOPE_BINARY; }
+// $MLASCOPE_TEST_BINARY runs the tests against another build (e.g. main's, to see a new test fail there).
+fs::path mlascope_binary() {
+  if (const char* b = std::getenv("MLASCOPE_TEST_BINARY"); b && *b) return b;
+  return MLASCOPE_BINARY;
+}
 
 fs::path temp_dir(const std::string& tag) {
   static std::atomic<int> counter{0};
