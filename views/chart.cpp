@@ -122,6 +122,25 @@ std::string format_percent(double fraction) {
   return buf;
 }
 
+float fit_height(float avail, float frac, float min_h, float max_h, float reserve, float floor) {
+  const float want = std::clamp(avail * frac, min_h, std::max(min_h, max_h));
+  return std::min(want, std::max(avail - reserve, floor));
+}
+
+std::string elide(const std::string& s, float max_w, const std::function<float(const std::string&)>& width) {
+  if (width(s) <= max_w) return s;
+  const std::string dots = "...";
+  size_t n = s.size();
+  while (n > 0) {
+    // Step back one UTF-8 character (skip continuation bytes 10xxxxxx).
+    do --n;
+    while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80);
+    std::string cut = s.substr(0, n) + dots;
+    if (width(cut) <= max_w) return cut;
+  }
+  return width(dots) <= max_w ? dots : std::string();
+}
+
 // ------------------------------------------------------------------------------------- drawing
 
 namespace {
@@ -256,7 +275,9 @@ void color_bar(const char* title, double lo, double hi, Ramp ramp, float w, cons
   ImDrawList* dl = ImGui::GetWindowDrawList();
   const float lh = ImGui::GetTextLineHeight();
   ImGui::TextUnformatted(title);
-  ImGui::SameLine();
+  // Beside the title when a useful bar fits there, else on its own line; never past the edge.
+  if (fits_after_last_item(std::min(w, 120.0f * ImGui::GetFontSize() / 16.0f))) ImGui::SameLine();
+  w = std::min(w, ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x - ImGui::GetCursorScreenPos().x);
   const ImVec2 p = ImGui::GetCursorScreenPos();
   const float label_room = ImGui::CalcTextSize(format_tick(hi, nice_step(lo, hi, 4)).c_str()).x * 0.5f;
   const float x0 = p.x + label_room, bar_h = lh * 0.6f;
@@ -368,16 +389,16 @@ void legend(const std::vector<LegendItem>& items) {
   for (size_t i = 0; i < items.size(); ++i) {
     const LegendItem& it = items[i];
     const float w = lh + 4 + ImGui::CalcTextSize(it.label.c_str()).x;
-    if (i > 0) {
-      ImGui::SameLine(0, lh * 0.8f);
-      if (ImGui::GetCursorScreenPos().x + w > right) ImGui::NewLine();
-    }
+    if (i > 0) same_line_if_fits(w, lh * 0.8f);
     const ImVec2 p = ImGui::GetCursorScreenPos();
     if (it.line) dl->AddLine(ImVec2(p.x, p.y + lh * 0.5f), ImVec2(p.x + lh, p.y + lh * 0.5f), col32(it.color), 2.5f);
     else dl->AddRectFilled(ImVec2(p.x + 1, p.y + 2), ImVec2(p.x + lh - 1, p.y + lh - 2), col32(it.color));
     ImGui::Dummy(ImVec2(lh + 2, lh));
     ImGui::SameLine(0, 2);
-    ImGui::TextUnformatted(it.label.c_str());
+    // An item wider than the whole line is cut with "..." (the full label on hover).
+    const std::string shown = elide(it.label, right - ImGui::GetCursorScreenPos().x, [](const std::string& t) { return ImGui::CalcTextSize(t.c_str()).x; });
+    ImGui::TextUnformatted(shown.c_str());
+    if (shown != it.label && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", it.label.c_str());
   }
 }
 

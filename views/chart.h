@@ -37,6 +37,15 @@ std::string format_bytes(double bytes, bool exact = false);
 // Percent with enough digits to tell 1.41 % from 1.76 %: "1.41 %", "11.25 %", "0.018 %".
 std::string format_percent(double fraction);
 
+// Height for a chart that should take `frac` of the space left (at least min_h, at most max_h)
+// while `reserve` pixels below it stay visible (a header, a line of text): in a small tile the
+// chart shrinks to fit, down to `floor` px (what it needs to stay readable: below that the panel
+// scrolls), rather than pushing its axes out of sight.
+float fit_height(float avail, float frac, float min_h, float max_h, float reserve, float floor = 60.0f);
+// `s` cut to fit `max_w` with "..." at the end (whole UTF-8 characters), or unchanged when it fits;
+// `width` measures a string (ImGui::CalcTextSize in the panels).
+std::string elide(const std::string& s, float max_w, const std::function<float(const std::string&)>& width);
+
 // ---------------------------------------------------------------------------------- drawing
 
 using TickLabel = std::function<std::string(double)>;

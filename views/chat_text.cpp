@@ -68,6 +68,12 @@ void add_text(std::string_view s, std::vector<ChatSegment>& out) {
 }
 }  // namespace
 
+std::string special_token_label(std::string_view token_text) {
+  std::string label;
+  if (token_text.empty() || special_at(token_text, 0, &label) != token_text.size()) return {};
+  return replace_all(label, kSpaceMarker, " ");
+}
+
 std::string expand_tabs(std::string_view s, int tab) {
   std::string out;
   int col = 0;

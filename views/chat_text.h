@@ -22,6 +22,11 @@ struct ChatSegment {
 // labelled with their inside (▁ as a space). Tabs become spaces to the next multiple of 4 columns.
 std::vector<ChatSegment> segment_chat_text(std::string_view text);
 
+// The chip label when the whole of `token_text` is one special token ("begin of sentence" for
+// "<｜begin▁of▁sentence｜>", "im_end" for "<|im_end|>"), else empty: the token strip, tooltips and tables
+// show such tokens as «label» instead of the raw marker.
+std::string special_token_label(std::string_view token_text);
+
 // Tabs to spaces at 4-column stops (columns counted in UTF-8 characters, restarting at newlines).
 std::string expand_tabs(std::string_view s, int tab = 4);
 

@@ -55,6 +55,26 @@ const char* to_string(KvBaseline b) {
   return "?";
 }
 
+const char* kv_baseline_id(KvBaseline b) {
+  switch (b) {
+    case KvBaseline::MhaSameHeads: return "mha-same";
+    case KvBaseline::MhaNoRope: return "mha-no-rope";
+    case KvBaseline::MhaNHeads: return "mha-n";
+    case KvBaseline::Gqa: return "gqa";
+    case KvBaseline::Mqa: return "mqa";
+  }
+  return "?";
+}
+
+bool parse_kv_baseline(const std::string& id, KvBaseline* out) {
+  for (KvBaseline b : {KvBaseline::MhaSameHeads, KvBaseline::MhaNoRope, KvBaseline::MhaNHeads, KvBaseline::Gqa, KvBaseline::Mqa})
+    if (id == kv_baseline_id(b)) {
+      *out = b;
+      return true;
+    }
+  return false;
+}
+
 namespace {
 int64_t d_h(const ModelConfig& c) { return c.v_head_dim > 0 ? c.v_head_dim : c.qk_nope_head_dim; }
 }  // namespace

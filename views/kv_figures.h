@@ -42,6 +42,9 @@ int kv_dtype_size(const std::string& dtype);
 //   Mqa               2 x d_h                           one shared K/V head (paper: 2 d_h)
 enum class KvBaseline { MhaSameHeads, MhaNoRope, MhaNHeads, Gqa, Mqa };
 const char* to_string(KvBaseline b);
+// Short ids for tours and scripts: mha-same, mha-no-rope, mha-n, gqa, mqa. False for anything else.
+const char* kv_baseline_id(KvBaseline b);
+bool parse_kv_baseline(const std::string& id, KvBaseline* out);
 int64_t kv_baseline_values(const ModelConfig& c, KvBaseline b, int n_heads_or_groups);
 // "128 heads x (128 + 64 + 128) = 40,960": the baseline's formula with the model's numbers.
 std::string kv_baseline_formula(const ModelConfig& c, KvBaseline b, int n_heads_or_groups);

@@ -21,12 +21,6 @@ float cell_t(float v, int part, float lo, float hi) {
   return hi > lo ? (v - lo) / (hi - lo) : 0.5f;
 }
 
-// Puts the next widget on this line when `w` pixels still fit, else on a new one.
-void same_line_if_fits(float w) {
-  ImGui::SameLine();
-  if (ImGui::GetCursorScreenPos().x + w > ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::NewLine();
-}
-
 // Every head's map for the layer as thumbnails in one image (one texture, one quad).
 void small_multiples(const TraceModel& tm, ViewState& st, size_t n, int H) {
   AttentionState& s = st.attention;
@@ -130,7 +124,10 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
     }
     ImGui::EndCombo();
   }
-  same_line_if_fits(120 * st.ui_scale);
+  // Each control moves to a new line unless it fits whole: its box, its label (and help marker).
+  const ImGuiStyle& style = ImGui::GetStyle();
+  auto labeled = [&](float w, const char* label) { return w + style.ItemInnerSpacing.x + ImGui::CalcTextSize(label).x; };
+  same_line_if_fits(labeled(110 * st.ui_scale, "head"));
   ImGui::SetNextItemWidth(110 * st.ui_scale);
   const std::string head_label = s.head < 0 ? "average" : prefixed("head ", s.head);
   if (ImGui::BeginCombo("head", head_label.c_str())) {
@@ -140,16 +137,17 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
     ImGui::EndCombo();
   }
   int part = static_cast<int>(s.part);
-  same_line_if_fits(190 * st.ui_scale);
+  same_line_if_fits(labeled(150 * st.ui_scale, "part") + style.ItemSpacing.x + ImGui::CalcTextSize("(?)").x);
   ImGui::SetNextItemWidth(150 * st.ui_scale);
   ImGui::Combo("part", &part, "probabilities\0nope (content) score\0rope (position) score\0nope + rope score\0");
   s.part = static_cast<AttnPart>(part);
   help_marker("MLA splits each query/key into a content part (nope: through the latent) and a positional part (rope: the shared k_pe). "
               "Their scaled dot products add up to the pre-softmax score.");
-  same_line_if_fits(ImGui::CalcTextSize("all heads (128)").x + 40);
-  ImGui::Checkbox(("all heads (" + std::to_string(H) + ")").c_str(), &s.all_heads);
+  const std::string all_label = "all heads (" + std::to_string(H) + ")";
+  same_line_if_fits(labeled(ImGui::GetFrameHeight(), all_label.c_str()));
+  ImGui::Checkbox(all_label.c_str(), &s.all_heads);
   if (s.view.x.zoom > 1.0f || s.view.y.zoom > 1.0f) {
-    same_line_if_fits(ImGui::CalcTextSize("reset view").x + 16);
+    same_line_if_fits(ImGui::CalcTextSize("reset view").x + 2 * style.FramePadding.x);
     if (ImGui::SmallButton("reset view")) s.view = GridView{};
   }
 
@@ -158,17 +156,24 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
   size_t n = 0;
   while (n < n_vis && tm.attention(n, s.layer)) ++n;
   if (n == 0) {
-    ImGui::TextDisabled("No attention captured for layer %d (capture policy RoutingAttention or Everything).", s.layer);
+    ImGui::PushTextWrapPos(0.0f);
+    if (n_vis == 0) ImGui::TextDisabled("No tokens shown yet (replay position 0).");
+    else ImGui::TextDisabled("No attention captured for layer %d (capture policy RoutingAttention or Everything).", s.layer);
+    ImGui::PopTextWrapPos();
     if (!captured.empty() && captured.size() < static_cast<size_t>(n_layers)) {
       std::string l = "Captured layers:";
       for (int c : captured) l += prefixed(" L", c);
+      ImGui::PushTextWrapPos(0.0f);
       ImGui::TextDisabled("%s", l.c_str());
+      ImGui::PopTextWrapPos();
     }
     return;
   }
   const int pi = static_cast<int>(s.part);
   if (s.all_heads) {
+    ImGui::PushTextWrapPos(0.0f);
     ImGui::TextDisabled("each square: one head, query #0..#%zu down, key across, sqrt(p) colour; h0 top left", n - 1);
+    ImGui::PopTextWrapPos();
     small_multiples(tm, st, n, std::max(1, H));
     return;
   }
@@ -192,13 +197,19 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
     if (row_lo[static_cast<size_t>(q)] != row_lo[static_cast<size_t>(q)]) attention_range(r, s.head, pi, &row_lo[static_cast<size_t>(q)], &row_hi[static_cast<size_t>(q)]);
   };
   static HeatmapImage img;
-  const float map_h = std::max(80.0f, ImGui::GetContentRegionAvail().y * 0.68f);
+  // The map takes the height; the selected row over the text gets ~3 lines below it where the
+  // tile is tall enough, none in a small tile (the map's tooltip still names every cell).
+  const float avail_y = ImGui::GetContentRegionAvail().y;
+  const float font_scale = ImGui::GetFontSize() / 16.0f;  // axes and labels grow with presenter fonts
+  const bool row_text = avail_y > 240.0f * font_scale;
+  const float map_h = row_text ? fit_height(avail_y, 0.75f, 120.0f * font_scale, 1e9f, 3.5f * ImGui::GetTextLineHeightWithSpacing(), 110.0f * font_scale)
+                               : std::max(110.0f * font_scale, avail_y);
   AxisSpec xs{0, 1, "key token #"};
   xs.label = [](double v) { return prefixed("#", static_cast<int64_t>(std::lround(v))); };
   AxisSpec ys{0, 1, "query token #"};
   ys.label = xs.label;
   const int sel = st.selected_token();
-  const float side = std::min(ImGui::GetContentRegionAvail().x, map_h + 80.0f);
+  const float side = ImGui::GetContentRegionAvail().x;
   const GridHover hv = heat_grid(
       "##attnmap", ImVec2(side, map_h), static_cast<int>(n), static_cast<int>(n), s.view, xs, ys, img, key,
       [&](int k, int q) {
@@ -226,6 +237,7 @@ void draw_attention(const TraceModel& tm, ViewState& st) {
   }
 
   // The selected query's row over the text: each key token tinted by its weight.
+  if (!row_text) return;
   if (sel < 0 || static_cast<size_t>(sel) >= n) {
     ImGui::TextDisabled("Select a token to read its attention over the text.");
     return;

@@ -59,6 +59,7 @@ void heads_chart(const ModelConfig& c, int n_sel, float w, float h) {
                       n, c.v_head_dim, format_count(kv_baseline_values(c, KvBaseline::MhaNHeads, n)).c_str(), c.latent_cache_dim(),
                       format_percent(mla_fraction_of(c, KvBaseline::MhaNHeads, n)).c_str());
   }
+  // Drawn under the chart: visible means the whole chart is (tour 4 points at it).
   ImGui::TextDisabled("shaded: MLA is 5-13 %% of MHA for N = %.1f .. %.1f heads", n_lo, n_hi);
 }
 }  // namespace
@@ -88,7 +89,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   const int default_bytes = preset ? 2 : shown.bytes_per_elem;
   const std::string dtype = s.dtype >= 0 && s.dtype < 3 ? kDtypeNames[s.dtype] : default_dtype;
   const int bpe = s.dtype >= 0 && s.dtype < 3 ? kDtypeBytes[s.dtype] : default_bytes;
-  ImGui::SameLine();
+  same_line_if_fits(190 * st.ui_scale + ImGui::CalcTextSize("dtype (?)").x + 3 * ImGui::GetStyle().ItemSpacing.x);
   ImGui::SetNextItemWidth(190 * st.ui_scale);
   const std::string dflt = (preset ? "model dtype (" : "session cache (") + default_dtype + ")";
   if (ImGui::BeginCombo("dtype", s.dtype < 0 ? dflt.c_str() : dtype.c_str())) {
@@ -108,9 +109,12 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   ImGui::Text("MLA caches per token and layer: kv_lora_rank %d + qk_rope_head_dim %d = %s values; x %d layers x %d B (%s) = %s B per token.",
               c.kv_lora_rank, c.qk_rope_head_dim, format_count(latent).c_str(), L, bpe, dtype.c_str(), format_number(mla_per_token).c_str());
   if (!preset) {
+    // The session's own figure is written exactly as the status bar writes it (kv_shown().text()),
+    // so the two can be compared character by character; the exact byte count follows.
     const double now_bytes = s.dtype < 0 ? shown.bytes : mla_per_token * static_cast<double>(n_now);
-    ImGui::TextColored(ImVec4(0.6f, 1.0f, 0.6f, 1.0f), "This session: %s tokens -> KV %s %s (%s)", format_count(static_cast<int64_t>(n_now)).c_str(),
-                       format_bytes(now_bytes, true).c_str(), dtype.c_str(),
+    const std::string figure = s.dtype < 0 ? shown.text() : "KV " + format_bytes(now_bytes) + " " + dtype;
+    ImGui::TextColored(ImVec4(0.6f, 1.0f, 0.6f, 1.0f), "This session: %s tokens -> %s (%s B, %s)", format_count(static_cast<int64_t>(n_now)).c_str(),
+                       figure.c_str(), format_number(now_bytes).c_str(),
                        s.dtype < 0 ? (shown.measured ? "measured by the engine's cache" : "computed from the config") : "what-if dtype");
   }
   ImGui::PopTextWrapPos();
@@ -157,7 +161,10 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   ImGui::PopTextWrapPos();
   ImGui::PopStyleColor();
   const float w = std::max(120.0f, ImGui::GetContentRegionAvail().x);
-  if (base == KvBaseline::MhaNHeads) heads_chart(c, n_param, w, std::clamp(ImGui::GetContentRegionAvail().y * 0.35f, 110.0f, 220.0f * st.ui_scale));
+  if (base == KvBaseline::MhaNHeads) {
+    heads_chart(c, n_param, w, std::clamp(ImGui::GetContentRegionAvail().y * 0.35f, 110.0f, 220.0f * st.ui_scale));
+    tour_anchor(st.tour, "kv.heads");  // after the chart and its note: visible = all of it on screen
+  }
 
   // Cache size against context length: MLA and the baseline, linear (log optional).
   const int64_t max_ctx = std::max(1, c.max_position_embeddings);
@@ -167,7 +174,13 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   byte_unit(std::max(base_per_token, mla_per_token) * static_cast<double>(max_ctx), &div, &unit);
   ImGui::Checkbox("log scale", &s.log_scale);
   ImGui::SameLine();
-  legend({{"MLA latent", kMlaColor, true}, {base == KvBaseline::MhaNHeads ? prefixed("MHA-", n_param) : base == KvBaseline::Gqa ? prefixed("GQA-", n_param) : to_string(base), kBaseColor, true}});
+  // Short names in the legend (the selector above gives the baseline in full).
+  const std::string base_short = base == KvBaseline::MhaNHeads ? prefixed("MHA-", n_param)
+                                 : base == KvBaseline::Gqa      ? prefixed("GQA-", n_param)
+                                 : base == KvBaseline::MhaSameHeads ? "MHA same heads, K+rope"
+                                 : base == KvBaseline::MhaNoRope    ? "MHA same heads, K no rope"
+                                                                    : "MQA";
+  legend({{"MLA latent", kMlaColor, true}, {base_short, kBaseColor, true}});
   {
     AxisSpec x{0, static_cast<double>(max_ctx), "context length (tokens)"};
     x.integer = true;
@@ -204,26 +217,37 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   tour_anchor(st.tour, "kv.budget");
   ImGui::SetNextItemWidth(110 * st.ui_scale);
   ImGui::DragFloat("GiB budget", &s.budget_gib, 0.5f, 0.1f, 4096.0f, "%.1f");
-  ImGui::SameLine();
-  ImGui::TextDisabled("model maximum: %s tokens", format_count(max_ctx).c_str());
+  same_line_if_fits(ImGui::CalcTextSize("model maximum: 163,840 tokens (> max: beyond it)").x);
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextDisabled("model maximum: %s tokens (> max: beyond it)", format_count(max_ctx).c_str());
+  ImGui::PopTextWrapPos();
   const double budget = static_cast<double>(s.budget_gib) * 1024.0 * 1024.0 * 1024.0;
   struct Row {
     std::string name;
     int64_t values;
   };
-  std::vector<Row> rows{{"MLA latent (kv_lora_rank + qk_rope)", latent},
-                        {"MLA naive (decompressed K and V)", static_cast<int64_t>(c.num_attention_heads) * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim)},
-                        {to_string(KvBaseline::MhaSameHeads), kv_baseline_values(c, KvBaseline::MhaSameHeads, 0)},
-                        {to_string(KvBaseline::MhaNoRope), kv_baseline_values(c, KvBaseline::MhaNoRope, 0)},
+  // Short names in the table (the baseline selector above gives each in full).
+  const int g_snap = snap_gqa_groups(s.gqa_groups, c.num_attention_heads);
+  std::vector<Row> rows{{"MLA latent", latent},
+                        {"MLA naive (K, V decompressed)", static_cast<int64_t>(c.num_attention_heads) * (c.qk_nope_head_dim + c.qk_rope_head_dim + c.v_head_dim)},
+                        {"MHA same heads, K+rope", kv_baseline_values(c, KvBaseline::MhaSameHeads, 0)},
+                        {"MHA same heads, K no rope", kv_baseline_values(c, KvBaseline::MhaNoRope, 0)},
                         {prefixed("MHA-", s.mha_heads) + prefixed(" (d_h ", c.v_head_dim) + ")", kv_baseline_values(c, KvBaseline::MhaNHeads, s.mha_heads)},
-                        {prefixed("GQA-", snap_gqa_groups(s.gqa_groups, c.num_attention_heads)),
-                         kv_baseline_values(c, KvBaseline::Gqa, snap_gqa_groups(s.gqa_groups, c.num_attention_heads))},
-                        {to_string(KvBaseline::Mqa), kv_baseline_values(c, KvBaseline::Mqa, 0)}};
-  if (ImGui::BeginTable("fits", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
+                        {prefixed("GQA-", g_snap), kv_baseline_values(c, KvBaseline::Gqa, g_snap)},
+                        {"MQA", kv_baseline_values(c, KvBaseline::Mqa, 0)}};
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextDisabled("values: cached per token and layer; MLA is: MLA latent as a share of it; fits: the longest context the budget holds");
+  ImGui::PopTextWrapPos();
+  // Wider than a narrow tile (large presenter fonts)? It scrolls sideways inside its own box.
+  // Header and rows (each a text line plus the cell padding), and room for the sideways scrollbar.
+  const float table_h = static_cast<float>(rows.size() + 1) * (ImGui::GetTextLineHeight() + 2.0f * ImGui::GetStyle().CellPadding.y) +
+                        ImGui::GetStyle().ScrollbarSize + 2.0f;
+  if (ImGui::BeginTable("fits", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_ScrollX,
+                        ImVec2(0, table_h))) {
     ImGui::TableSetupColumn("scheme");
-    ImGui::TableSetupColumn("values / token / layer");
-    ImGui::TableSetupColumn("MLA as % of it");
-    ImGui::TableSetupColumn("longest context in budget");
+    ImGui::TableSetupColumn("values");
+    ImGui::TableSetupColumn("MLA is");
+    ImGui::TableSetupColumn("fits in budget");
     ImGui::TableHeadersRow();
     for (size_t i = 0; i < rows.size(); ++i) {
       const Row& r = rows[i];
@@ -236,7 +260,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
       ImGui::TextUnformatted(i == 0 ? "-" : format_percent(static_cast<double>(latent) / static_cast<double>(r.values)).c_str());
       ImGui::TableNextColumn();
       const ContextFit fit = longest_context(budget, static_cast<double>(r.values) * L * bpe, max_ctx);
-      if (fit.beyond_max) ImGui::TextColored(ImVec4(1, 0.7f, 0.3f, 1), "%s tokens (beyond the model's max)", format_count(fit.tokens).c_str());
+      if (fit.beyond_max) ImGui::TextColored(ImVec4(1, 0.7f, 0.3f, 1), "%s tokens (> max)", format_count(fit.tokens).c_str());
       else ImGui::Text("%s tokens", format_count(fit.tokens).c_str());
     }
     ImGui::EndTable();
@@ -267,7 +291,7 @@ void draw_kv_memory(const TraceModel& tm, ViewState& st) {
   char buf[512];
   std::snprintf(buf, sizeof buf, "%s", s.config_path.c_str());
   if (ImGui::InputTextWithHint("##cfg", "path/to/config.json", buf, sizeof buf)) s.config_path = buf;
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::CalcTextSize("open config.json").x + 2 * ImGui::GetStyle().FramePadding.x);
   if (ImGui::Button("open config.json")) st.act(ActionKind::OpenConfig, s.config_path);
 }
 

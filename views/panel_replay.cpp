@@ -34,7 +34,7 @@ void draw_replay(const TraceModel& tm, ViewState& st) {
     pos = n;
     r.playing = false;
   }
-  ImGui::SameLine();
+  same_line_if_fits(110 * st.ui_scale + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("tokens/s").x);
   ImGui::SetNextItemWidth(110 * st.ui_scale);
   ImGui::SliderFloat("tokens/s", &r.speed, 0.5f, 200.0f, "%.1f", ImGuiSliderFlags_Logarithmic);
   ImGui::SetNextItemWidth(-1);

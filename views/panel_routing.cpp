@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <utility>
 
+#include "engine/trace/server_routing.h"
 #include "chart.h"
 #include "views.h"
 #include "widgets.h"
@@ -42,15 +43,14 @@ void expert_button(const TraceModel& tm, RoutingState& s, int e, float w) {
   ImGui::PopID();
 }
 
+constexpr float kCompactSpacing = 3.0f;
+// Wide enough for a 3-digit expert id.
+float compact_button_width() { return ImGui::CalcTextSize("000").x + 2 * ImGui::GetStyle().FramePadding.x; }
+
 // Buttons in rows that wrap at the content width.
-void button_row(const TraceModel& tm, RoutingState& s, int first, int end) {
-  const float w = ImGui::GetFrameHeight() * 1.6f;
-  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+void button_row(const TraceModel& tm, RoutingState& s, int first, int end, float w) {
   for (int e = first; e < end; ++e) {
-    if (e > first) {
-      ImGui::SameLine();
-      if (ImGui::GetCursorScreenPos().x + w > right) ImGui::NewLine();
-    }
+    if (e > first) same_line_if_fits(w, kCompactSpacing);
     expert_button(tm, s, e, w);
   }
 }
@@ -61,11 +61,16 @@ void expert_picker(const TraceModel& tm, RoutingState& s) {
   int n_muted = 0;
   for (uint8_t m : s.muted) n_muted += m;
   std::string summary = s.solo >= 0 ? prefixed("solo e", s.solo) : n_muted ? std::to_string(n_muted) + prefixed(" of ", E) + " hidden" : prefixed("all ", E) + " shown";
-  if (E <= 16) {
+  // Up to 16 experts fit in one row of compact buttons when the panel is wide enough; otherwise
+  // (a narrow tile, DeepSeek's 64 or 256) they fold into a tree by routing group, so the charts
+  // keep the height.
+  const float bw = compact_button_width();
+  const float row_w = ImGui::CalcTextSize("experts: (?)").x + 2 * ImGui::GetStyle().ItemSpacing.x + static_cast<float>(E) * (bw + kCompactSpacing);
+  if (E <= 16 && row_w <= ImGui::GetContentRegionAvail().x) {
     ImGui::TextDisabled("experts:");
     help_marker("Click an expert to hide it in the plots, double-click to show it alone (double-click again to clear).");
     ImGui::SameLine();
-    button_row(tm, s, 0, E);
+    button_row(tm, s, 0, E, bw);
     return;
   }
   const int G = n_groups(tm), per = (E + G - 1) / G;
@@ -96,7 +101,7 @@ void expert_picker(const TraceModel& tm, RoutingState& s) {
     for (int e = 0; e < E; ++e) s.muted[static_cast<size_t>(e)] = (e / per) != s.picker_group;
     s.solo = -1;
   }
-  button_row(tm, s, s.picker_group * per, std::min(E, (s.picker_group + 1) * per));
+  button_row(tm, s, s.picker_group * per, std::min(E, (s.picker_group + 1) * per), compact_button_width());
   ImGui::TreePop();
 }
 
@@ -118,7 +123,7 @@ void group_overlay(const TraceModel& tm, ImDrawList* dl, const ChartFrame& f) {
 
 bool reset_button(GridView& v, const char* id) {
   if (v.x.zoom <= 1.0f && v.y.zoom <= 1.0f && v.x.first == 0 && v.y.first == 0) return false;
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::CalcTextSize("reset view").x + 2 * ImGui::GetStyle().FramePadding.x);
   ImGui::PushID(id);
   const bool r = ImGui::SmallButton("reset view");
   ImGui::PopID();
@@ -138,20 +143,24 @@ void token_tab(const TraceModel& tm, ViewState& st) {
   const int n_shared = tm.config().n_shared_experts;
   const auto layers = tm.moe_layers();
   ImGui::PushTextWrapPos(0.0f);
-  ImGui::Text("token #%d \"%s\": weight of each routed expert per MoE layer (+%d shared, always on)", t,
+  // One short line (the colour bar and the axes say what the map shows), so a small tile keeps
+  // the map's expert axis in view.
+  ImGui::Text("token #%d \"%s\" (+%d shared experts, always on)", t,
               display_token(tm.token(static_cast<size_t>(t)).text).c_str(), n_shared);
   ImGui::PopTextWrapPos();
   float max_w = 1e-6f;
   for (int layer : layers)
     if (const RouteRow* r = tm.route(static_cast<size_t>(t), layer))
       for (int i = 0; i < r->k; ++i) max_w = std::max(max_w, r->weight[i]);
-  color_bar("routing weight", 0.0, max_w, heat_color, std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
+  color_bar("routing weight per layer and expert", 0.0, max_w, heat_color, std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
   reset_button(s.token_grid, "tok");
   static HeatmapImage img;
   const uint64_t key = tm.version() * 31u + static_cast<uint64_t>(t) * 7919u + static_cast<uint64_t>(tm.meta().created_unix) +
                        static_cast<uint64_t>(s.solo + 2) * 131u + std::hash<std::string>{}(std::string(s.muted.begin(), s.muted.end()));
-  const float h = std::clamp(ImGui::GetContentRegionAvail().y * 0.6f, 150.0f,
-                             std::max(150.0f, static_cast<float>(layers.size()) * 14.0f * st.ui_scale + 60.0f));
+  // Leaves room for the "Why this expert?" header below where the tile allows, down to the 110 px
+  // (at the 16 px font; more with presenter fonts) the map and its expert axis need.
+  const float h = fit_height(ImGui::GetContentRegionAvail().y, 0.6f, 150.0f, static_cast<float>(layers.size()) * 14.0f * st.ui_scale + 60.0f,
+                             1.5f * ImGui::GetFrameHeightWithSpacing(), 110.0f * ImGui::GetFontSize() / 16.0f);
   AxisSpec xs{0, 1, "routed expert"};
   xs.label = expert_label;
   AxisSpec ys{0, 1, "MoE layer"};
@@ -206,8 +215,7 @@ void token_tab(const TraceModel& tm, ViewState& st) {
   ImGui::PopTextWrapPos();
   ImGui::TextDisabled("groups kept:");
   for (size_t g = 0; g < ex.group_score.size(); ++g) {
-    ImGui::SameLine();
-    if (ImGui::GetCursorScreenPos().x + ImGui::CalcTextSize("g00(0.000)x").x > ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x) ImGui::NewLine();
+    same_line_if_fits(ImGui::CalcTextSize("g00(0.000)x").x);
     const bool kept = (r->kept_groups >> std::min<size_t>(g, 63)) & 1ull;
     ImGui::TextColored(kept ? ImVec4(0.5f, 1, 0.5f, 1) : ImVec4(0.6f, 0.6f, 0.6f, 1), "g%zu(%.3f)%s", g, ex.group_score[g], kept ? "" : "x");
   }
@@ -260,7 +268,8 @@ void matrix_tab(const TraceModel& tm, ViewState& st) {
       if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer)) s.matrix_layer = layer = l;
     ImGui::EndCombo();
   }
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFrameHeight() + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("selection scores (?)").x +
+                    ImGui::GetStyle().ItemSpacing.x);
   ImGui::Checkbox("selection scores", &s.show_scores);
   help_marker("Off: the routing weight each token gave each expert (divided by routed_scaling_factor). On: every expert's selection score "
               "(score + gate bias), chosen or not. Ctrl+wheel zooms, drag pans, wheel scrolls the tokens.");
@@ -336,16 +345,22 @@ void load_tab(const TraceModel& tm, ViewState& st) {
       if (ImGui::Selectable((prefixed("L", l)).c_str(), l == layer)) s.load_layer = layer = l;
     ImGui::EndCombo();
   }
-  ImGui::SameLine();
-  ImGui::Text("tokens [%s, %s)%s", format_count(static_cast<int64_t>(b)).c_str(), format_count(static_cast<int64_t>(e_end)).c_str(),
-              st.range_begin >= 0 ? " (selected range)" : "");
+  const std::string span = "tokens [" + format_count(static_cast<int64_t>(b)) + ", " + format_count(static_cast<int64_t>(e_end)) + ")" +
+                           (st.range_begin >= 0 ? " (selected range)" : "");
+  same_line_if_fits(ImGui::CalcTextSize(span.c_str()).x);
+  ImGui::PushTextWrapPos(0.0f);
+  ImGui::TextUnformatted(span.c_str());
+  ImGui::PopTextWrapPos();
   const std::vector<double> load = tm.expert_load(layer, b, e_end);
   const LoadStats ls = load_stats(load);
   legend({{"routed slots of each expert (tokens that chose it)", Rgb{0.6f, 0.7f, 0.9f}},
           {prefixed("uniform: tokens x top-", k) + prefixed(" / ", E) + " = " + format_number(uniform, 1), Rgb{1, 1, 1}, true}});
   const bool have_bias = !tm.meta().gate_bias.empty() && tm.moe_index(layer) >= 0 &&
                          static_cast<size_t>(tm.moe_index(layer)) < tm.meta().gate_bias.size();
-  const float ch = std::clamp(ImGui::GetContentRegionAvail().y * 0.45f, 110.0f, 260.0f * st.ui_scale);
+  // Room below for the gate-bias strip and its colour bar, and the table's header and first row.
+  const float below = (have_bias ? 8.0f * st.ui_scale + 2.0f + 2.5f * ImGui::GetTextLineHeightWithSpacing() : 0.0f) +
+                      2.0f * ImGui::GetTextLineHeightWithSpacing();
+  const float ch = fit_height(ImGui::GetContentRegionAvail().y, 0.45f, 110.0f, 260.0f * st.ui_scale, below);
   {
     AxisSpec xs{0, static_cast<double>(E), "routed expert"};
     xs.integer = true;
@@ -388,7 +403,7 @@ void load_tab(const TraceModel& tm, ViewState& st) {
                 std::min(260.0f * st.ui_scale, ImGui::GetContentRegionAvail().x * 0.6f));
     }
   }
-  if (!ImGui::BeginTable("load", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollY)) return;
+  if (!ImGui::BeginTable("load", 4, ImGuiTableFlags_RowBg | ImGuiTableFlags_SizingStretchProp | ImGuiTableFlags_ScrollY)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("layer");
   ImGui::TableSetupColumn("max / mean");
@@ -418,6 +433,12 @@ void load_tab(const TraceModel& tm, ViewState& st) {
 void draw_routing(const TraceModel& tm, ViewState& st) {
   if (tm.n_moe_layers() == 0) {
     ImGui::TextDisabled("This model has no MoE layers.");
+    return;
+  }
+  if (server_reports_no_routing(tm)) {
+    ImGui::TextWrapped("This server reports no routing (%s): it sends tokens and probabilities only. SGLang started "
+                       "with --enable-return-routed-experts and `mlascope serve` send expert ids.",
+                       tm.meta().server_url.c_str());
     return;
   }
   expert_picker(tm, st.routing);

@@ -79,7 +79,9 @@ void compare_view(const TraceModel& tm, const TraceModel& other, ViewState& st) 
     ++same_tokens;
     agree += overlap(*ra, *rb);
   }
+  ImGui::PushTextWrapPos(0.0f);
   ImGui::Text("%zu positions with the same token; mean expert overlap there %.2f", same_tokens, same_tokens ? agree / static_cast<double>(same_tokens) : 0.0);
+  ImGui::PopTextWrapPos();
   ImGui::BeginChild("diff", ImVec2(0, 0), false);
   ImGuiListClipper clip;
   clip.Begin(static_cast<int>(n));
@@ -106,13 +108,23 @@ void draw_sessions(const TraceModel& tm, ViewState& st) {
   ImGui::SameLine();
   if (ImGui::Button("refresh")) st.act(ActionKind::RefreshSessions);
   const float list_h = s.compare_model ? ImGui::GetContentRegionAvail().y * 0.35f : 0.0f;
-  if (ImGui::BeginTable("sessions", 5, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingStretchProp, ImVec2(0, list_h))) {
+  // Date and model get their own columns only where they fit; a narrow tile shows them on hover.
+  // The title takes what is left and is cut with "..." (never under the buttons).
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float buttons_w = ImGui::CalcTextSize("open").x + ImGui::CalcTextSize("compare").x + 4 * style.FramePadding.x + style.ItemSpacing.x;
+  const float tokens_w = ImGui::CalcTextSize("tokens").x;
+  const bool wide = ImGui::GetContentRegionAvail().x > 700.0f * st.ui_scale;
+  const auto text_width = [](const std::string& t) { return ImGui::CalcTextSize(t.c_str()).x; };
+  const int n_cols = wide ? 5 : 3;
+  if (ImGui::BeginTable("sessions", n_cols, ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit, ImVec2(0, list_h))) {
     ImGui::TableSetupScrollFreeze(0, 1);
-    ImGui::TableSetupColumn("title");
-    ImGui::TableSetupColumn("date");
-    ImGui::TableSetupColumn("model");
-    ImGui::TableSetupColumn("tokens");
-    ImGui::TableSetupColumn("");
+    ImGui::TableSetupColumn("title", ImGuiTableColumnFlags_WidthStretch);
+    if (wide) {
+      ImGui::TableSetupColumn("date", ImGuiTableColumnFlags_WidthFixed, ImGui::CalcTextSize("2026-11-28 14:19").x);
+      ImGui::TableSetupColumn("model", ImGuiTableColumnFlags_WidthFixed, ImGui::CalcTextSize("mla-moe-demo").x);
+    }
+    ImGui::TableSetupColumn("tokens", ImGuiTableColumnFlags_WidthFixed, tokens_w);
+    ImGui::TableSetupColumn("", ImGuiTableColumnFlags_WidthFixed, buttons_w);
     ImGui::TableHeadersRow();
     for (size_t i = 0; i < s.list.size(); ++i) {
       const SessionSummary& x = s.list[i];
@@ -123,13 +135,21 @@ void draw_sessions(const TraceModel& tm, ViewState& st) {
       // The session on screen is marked (and highlighted) so the reader knows which one they are in.
       const bool is_open = s.open == static_cast<int>(i);
       if (is_open) ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg1, IM_COL32(60, 110, 60, 160));
-      const std::string label = (is_open ? "> " : "") + x.title + (is_open ? "  (open)" : "");
-      if (ImGui::Selectable(label.c_str(), s.selected == static_cast<int>(i), ImGuiSelectableFlags_SpanAllColumns | ImGuiSelectableFlags_AllowItemOverlap))
+      const std::string suffix = is_open ? "  (open)" : "";
+      const float title_w = ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize(suffix.c_str()).x - ImGui::CalcTextSize("> ").x;
+      // Titles made from a prompt can hold newlines and tabs: one line here, cut to the column.
+      std::string title = x.title;
+      std::replace_if(title.begin(), title.end(), [](char ch) { return ch == '\n' || ch == '\r' || ch == '\t'; }, ' ');
+      const std::string label = (is_open ? "> " : "") + elide(title, title_w, text_width) + suffix;
+      if (ImGui::Selectable(label.c_str(), s.selected == static_cast<int>(i), ImGuiSelectableFlags_AllowItemOverlap))
         s.selected = static_cast<int>(i);
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(x.date.c_str());
-      ImGui::TableNextColumn();
-      ImGui::TextUnformatted(x.model.c_str());
+      if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s\n%s, %s, %s tokens", x.title.c_str(), x.date.c_str(), x.model.c_str(), format_count(x.n_tokens).c_str());
+      if (wide) {
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(elide(x.date, ImGui::GetContentRegionAvail().x, text_width).c_str());
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(elide(x.model, ImGui::GetContentRegionAvail().x, text_width).c_str());
+      }
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(format_count(x.n_tokens).c_str());
       ImGui::TableNextColumn();

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "engine/trace/server_routing.h"
 #include "chart.h"
 #include "views.h"
 #include "widgets.h"
@@ -128,6 +129,8 @@ void strip_legend(const TraceModel& tm, const TokenStripState& s, float ui_scale
 void draw_token_strip(const TraceModel& tm, ViewState& st) {
   TokenStripState& s = st.strip;
   const int layer = shown_moe_layer(tm, st);
+  // Without routing from the server the only colour there is: the token's probability.
+  if (server_reports_no_routing(tm)) s.color = ChipColor::Probability;
   int combo = static_cast<int>(s.color);
   ImGui::SetNextItemWidth(180 * st.ui_scale);
   ImGui::Combo("colour", &combo, "dominant expert\0expert set\0probability\0");
@@ -148,6 +151,7 @@ void draw_token_strip(const TraceModel& tm, ViewState& st) {
     ImGui::TextDisabled("hover a token to preview, click to lock");
   }
 
+  if (server_reports_no_routing(tm)) ImGui::TextDisabled("this server reports no routing: chips show each token's probability");
   strip_legend(tm, s, st.ui_scale);
   const size_t n = visible_tokens(tm, st);
   ImGui::BeginChild("chips", ImVec2(0, 0), false);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "engine/error.h"
+#include "kv_figures.h"
 
 namespace mlascope::views {
 
@@ -22,6 +23,9 @@ const char* const kVerbs[] = {
     "open_panel",    // value: panel id
     "open_session",  // value: session title
     "set_preset",    // value: KV panel preset ("session" = the shown session's model)
+    "set_baseline",  // value: KV panel baseline: mha-same | mha-no-rope | mha-n | gqa | mqa
+    "set_mha_heads", // value: N of the KV panel's "MHA with N heads" baseline
+    "set_gqa_groups",// value: g of the KV panel's GQA-g baseline
     "set_head",      // value: attention head (-1 = average)
     "set_part",      // value: attention part: probs | nope | rope | sum
     "set_range",     // value: first token, end: one past the last
@@ -117,6 +121,13 @@ Tour parse_tour(const std::string& text, const std::string& src) {
           else if (v.is_number_integer()) act.number = v.get<int>();
           else fail("tour", src, aw + "value: must be a string or an integer");
         }
+        // The KV panel's settings are checked here, so a typo names its file and field.
+        if (act.verb == "set_baseline") {
+          KvBaseline b{};
+          if (!parse_kv_baseline(act.value, &b)) fail("tour", src, aw + "value: KV baseline must be mha-same, mha-no-rope, mha-n, gqa or mqa");
+        }
+        if ((act.verb == "set_mha_heads" || act.verb == "set_gqa_groups") && act.number < 1)
+          fail("tour", src, aw + "value: must be an integer >= 1");
         if (o.contains("end")) {
           if (!o["end"].is_number_integer()) fail("tour", src, aw + "end: must be an integer");
           act.number2 = o["end"].get<int>();

@@ -1,11 +1,22 @@
 // views/widgets.cpp — see widgets.h.
 #include "widgets.h"
 
+#include "chat_text.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace mlascope::views {
+
+bool fits_after_last_item(float w, float spacing) {
+  if (spacing < 0) spacing = ImGui::GetStyle().ItemSpacing.x;
+  return ImGui::GetItemRectMax().x + spacing + w <= ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+}
+
+void same_line_if_fits(float w, float spacing) {
+  if (fits_after_last_item(w, spacing)) ImGui::SameLine(0, spacing);
+}
 
 void help_marker(const char* text) {
   ImGui::SameLine();
@@ -27,6 +38,9 @@ std::string replace_all(std::string s, const std::string& from, const std::strin
 }  // namespace
 
 std::string display_token(const std::string& text) {
+  // Special tokens as «label» (Latin-1 guillemets: in every font the atlas loads), not as their
+  // raw fullwidth-bar markers, which read as "< | begin of sentence | >".
+  if (std::string label = special_token_label(text); !label.empty()) return "\xC2\xAB" + label + "\xC2\xBB";
   std::string s = replace_all(text, "\xE2\x96\x81", " ");  // U+2581 LOWER ONE EIGHTH BLOCK
   s = replace_all(s, "\n", "\\n");
   s = replace_all(s, "\t", "\\t");

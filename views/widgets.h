@@ -14,6 +14,11 @@ inline ImU32 col32(Rgb c, float alpha = 1.0f) { return to_abgr(c, alpha); }
 // Black or white text, whichever reads on `bg`.
 inline ImU32 text_on(Rgb bg) { return luminance(bg) > 0.5f ? IM_COL32(10, 10, 10, 255) : IM_COL32(245, 245, 245, 255); }
 void help_marker(const char* text);
+// Puts the next widget on this line when `w` pixels still fit in the window, else on a new line.
+// Decides before moving the cursor (SameLine then NewLine would count the abandoned position as
+// content, and the panel would look wider than it is). spacing < 0: the style's item spacing.
+bool fits_after_last_item(float w, float spacing = -1.0f);
+void same_line_if_fits(float w, float spacing = -1.0f);
 // Token text for display: SentencePiece/BPE space marker to a space, newline to a visible symbol.
 std::string display_token(const std::string& text);
 // Chat text: the marker to a space, newlines kept.

@@ -100,14 +100,16 @@ void ChatController::load_model(const std::filesystem::path& path, const EngineO
   {
     std::lock_guard lk(mu_);
     progress_ = 0.0f;
-    progress_text_ = "opening " + path.string();
+    progress_text_ = opt.server.enabled() ? "connecting to " + opt.server.server : "opening " + path.string();
   }
   post([this, path, opt] {
-    std::unique_ptr<ChatEngine> e = ChatEngine::open(path, opt, [this](float f, const std::string& what) {
+    const LoadProgressFn progress = [this](float f, const std::string& what) {
       std::lock_guard lk(mu_);
       progress_ = f;
       progress_text_ = what;
-    });
+    };
+    std::unique_ptr<ChatEngine> e =
+        opt.server.enabled() ? ChatEngine::connect(opt.server, path, opt, progress) : ChatEngine::open(path, opt, progress);
     SessionMeta meta = e->meta();
     std::lock_guard lk(mu_);
     loaded_engine_ = std::move(e);
@@ -302,7 +304,7 @@ bool ChatController::send_turn(TraceModel& tm, const std::string& text, const vi
   const size_t user = tm.messages().size();
   set_message(tm, user, Message{"user", "", n, n});
   raw_text_[user] = text;
-  set_message(tm, user + 1, Message{"assistant", "", n, n});
+  set_message(tm, user + 1, Message{"assistant", "", n, n, engine_->prepare_sampler(c.sampler)});
   flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();
   post([this, e, user, ids = turn.ids, s = c.sampler, max_new = c.max_new_tokens] {
@@ -321,7 +323,7 @@ bool ChatController::regenerate(TraceModel& tm, const views::ChatState& c) {
   const size_t a = msgs.size() - 1;
   const int32_t n = msgs.back().first_token;
   truncate_both(tm, static_cast<size_t>(n));
-  set_message(tm, std::min(a, tm.messages().size()), Message{"assistant", "", n, n});
+  set_message(tm, std::min(a, tm.messages().size()), Message{"assistant", "", n, n, engine_->prepare_sampler(c.sampler)});
   flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();
   const int target = static_cast<int>(tm.messages().size()) - 1;
@@ -352,7 +354,7 @@ bool ChatController::fork(TraceModel& tm, int token, int32_t id, const views::Ch
   size_t gen_into = feed_into;
   if (role != "assistant") {
     gen_into = tm.messages().size();
-    set_message(tm, gen_into, Message{"assistant", "", t + 1, t + 1});
+    set_message(tm, gen_into, Message{"assistant", "", t + 1, t + 1, engine_->prepare_sampler(c.sampler)});
   }
   flush_dirty_messages(tm);
   ChatEngine* e = engine_.get();

@@ -1,5 +1,6 @@
 // app/gui/gui_shell.cpp — the desktop GUI's window and loop: GLFW + OpenGL 3 + Dear ImGui 1.86.
 // Everything inside the window is GuiApp; this file owns the platform side.
+#include <algorithm>
 #include <cfloat>
 #include <cstdio>
 #include <cstdlib>
@@ -29,6 +30,7 @@ void on_glfw_error(int code, const char* what) { g_glfw_error = std::to_string(c
 }  // namespace
 
 bool gui_available(std::string* why) {
+  gui::keep_heap_between_frames();
   glfwSetErrorCallback(on_glfw_error);
   if (!glfwInit()) {
     if (why) *why = "GLFW cannot open a display (" + g_glfw_error + ")";
@@ -47,7 +49,17 @@ int run_gui(const WorkbenchOptions& opt) {
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 0);
   const bool scripted = !opt.script.empty();
-  GLFWwindow* win = glfwCreateWindow(1600, 1000, "mlascope", nullptr, nullptr);
+  // 1600x1000, or the screen's work area when that is smaller (a 1280x800 screen, a 1280x800 Xvfb).
+  int win_w = 1600, win_h = 1000;
+  if (GLFWmonitor* mon = glfwGetPrimaryMonitor()) {
+    int wx = 0, wy = 0, ww = 0, wh = 0;
+    glfwGetMonitorWorkarea(mon, &wx, &wy, &ww, &wh);
+    if (ww > 0 && wh > 0) {
+      win_w = std::min(win_w, ww);
+      win_h = std::min(win_h, wh);
+    }
+  }
+  GLFWwindow* win = glfwCreateWindow(win_w, win_h, "mlascope", nullptr, nullptr);
   if (!win) {
     std::fprintf(stderr, "mlascope: cannot create an OpenGL 3 window: %s\n", g_glfw_error.c_str());
     glfwTerminate();
@@ -74,6 +86,7 @@ int run_gui(const WorkbenchOptions& opt) {
   if (!scripted || !opt.session_db.empty()) cfg.session_db = sessions::resolve_session_db(opt.session_db.string());
   cfg.engine.backend.device = opt.device == "cpu" ? DeviceKind::Cpu : opt.device == "cuda" ? DeviceKind::Cuda : DeviceKind::Auto;
   cfg.engine.backend.n_threads = opt.threads;
+  cfg.engine.server = opt.remote;  // --server: the first load connects instead
   cfg.engine.backend.max_context = opt.max_context;
   cfg.engine.backend.kv_dtype = kv_dtype_of(opt.kv_type);
   cfg.content_scale = std::max(1.0f, sx);

@@ -15,7 +15,7 @@ struct Verb {
   bool numeric;  // all args must be integers
 };
 const Verb kVerbs[] = {
-    {"load_model", 1, 2, false},    {"synthetic", 1, 2, false},   {"prompt", 1, 1, false},
+    {"load_model", 1, 2, false},    {"connect_server", 2, 2, false}, {"synthetic", 1, 2, false},   {"prompt", 1, 1, false},
     {"wait_idle", 0, 0, false},     {"wait", 1, 1, true},        {"select_token", 1, 1, true},
     {"lock_token", 1, 1, true},     {"select_layer", 1, 1, true}, {"range", 2, 2, true},
     {"replay_position", 1, 1, true}, {"open_panel", 1, 1, false}, {"close_panel", 1, 1, false},

@@ -3,6 +3,8 @@
 //
 //   load_model demo|PATH [nowait]  open a model folder (demo = the bundled model); waits for the
 //                               load unless nowait (then the next commands run while it loads)
+//   connect_server URL FOLDER   File > Connect to server... (FOLDER: config.json + tokenizer); waits
+//                               for the connection ($MLASCOPE_API_KEY is the key)
 //   synthetic N [demo|v2-lite|v3]  a synthetic session of N tokens (no model) with the demo model's,
 //                               DeepSeek-V2-Lite's or DeepSeek-V3's counts (views/synthetic_trace.h)
 //   prompt TEXT                 send a chat turn (\n = newline); `wait_idle` waits for the answer

@@ -154,3 +154,32 @@ TEST(Colors, GroupsAtDeepSeekScaleShowAsHues) {
     EXPECT_LT(own / 32, other / 224) << g;
   }
 }
+
+TEST(FitHeight, ChartsShrinkInSmallTilesSoTheirAxesStayVisible) {
+  // A roomy tile: 60 % of 400 px, inside [150, 300].
+  EXPECT_FLOAT_EQ(fit_height(400, 0.6f, 150, 300, 30), 240);
+  // A 1280x800 tile leaves 110 px: min_h 150 would push the axis out; 110 - 30 reserved = 80.
+  EXPECT_FLOAT_EQ(fit_height(110, 0.6f, 150, 300, 30), 80);
+  // Never below the 60 px floor, however little is left.
+  EXPECT_FLOAT_EQ(fit_height(50, 0.6f, 150, 300, 30), 60);
+  // max_h caps a tall panel; max_h < min_h means min_h.
+  EXPECT_FLOAT_EQ(fit_height(2000, 0.6f, 150, 300, 30), 300);
+  EXPECT_FLOAT_EQ(fit_height(1000, 0.1f, 150, 100, 0), 150);
+  // A heatmap that needs 110 px to be read keeps them and lets the panel scroll instead.
+  EXPECT_FLOAT_EQ(fit_height(120, 0.6f, 150, 300, 36, 110), 110);
+  EXPECT_FLOAT_EQ(fit_height(300, 0.6f, 150, 300, 36, 110), 180);
+}
+
+TEST(Elide, CutsWholeUtf8CharactersAndMarksTheCut) {
+  // One pixel per byte: a simple, exact measure.
+  auto bytes = [](const std::string& s) { return static_cast<float>(s.size()); };
+  EXPECT_EQ(elide("demo: prose", 20, bytes), "demo: prose");
+  EXPECT_EQ(elide("demo: prose then code", 10, bytes), "demo: p...");
+  EXPECT_EQ(elide("abc", 2, bytes), "");
+  EXPECT_EQ(elide("abcdef", 3, bytes), "...");
+  // "東" and "京" are 3 bytes each: a cut never splits one, so 7 px keep "東" and 5 px none.
+  EXPECT_EQ(elide("東京 river", 7, bytes), "東...");
+  EXPECT_EQ(elide("東京 river", 5, bytes), "...");
+  EXPECT_EQ(elide("a東京", 6, bytes), "a...");
+  EXPECT_EQ(elide("a東京", 7, bytes), "a東京");
+}

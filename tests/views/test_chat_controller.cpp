@@ -22,6 +22,7 @@
 #include "engine/tokenizer/tokenizer.h"
 #include "sessions/reader.h"
 #include "support/data_paths.h"
+#include "support/pty_session.h"
 
 using namespace mlascope;
 using mlascope::app::gui::ChatController;
@@ -322,6 +323,42 @@ TEST_F(ChatControllerTest, RecordedSessionFollowsForksAndKeepsBookmarks) {
   ASSERT_EQ(listed.size(), 1u);
   EXPECT_EQ(listed[0].title, "fork test");
   EXPECT_EQ(listed[0].n_tokens, static_cast<int64_t>(tm_.size()));
+  std::filesystem::remove_all(dir);
+}
+
+// The GUI chat records each answer's sampler (settings, seed, stream position), so `sessions verify`
+// re-draws a greedy answer, a sampled one, and a regenerated sampled one (which continues the
+// stream) token for token. Before: verify used the session's first settings for every answer.
+TEST_F(ChatControllerTest, SampledAnswersRecordTheirSamplerAndVerify) {
+  const std::filesystem::path dir = test::temp_dir("gui-chat-verify");
+  const std::filesystem::path db = dir / "sessions.db";
+  int64_t sid = -1;
+  {
+    chat_.set_session_db(db);
+    views::ChatState c = greedy_plain();
+    ASSERT_TRUE(chat_.send(tm_, "The old house", c));
+    settle(chat_, tm_);
+    c.sampler.temperature = 1.4f;
+    c.sampler.seed = 9;
+    ASSERT_TRUE(chat_.send(tm_, " And then", c));
+    settle(chat_, tm_);
+    ASSERT_TRUE(chat_.regenerate(tm_, c));
+    settle(chat_, tm_);
+    sid = chat_.live_session_id();
+    ASSERT_GE(sid, 0);
+    chat_.set_session_db({});
+  }
+  TraceModel back;
+  sessions::SessionReader(db).load(sid, back);
+  ASSERT_EQ(back.messages().size(), 4u);
+  EXPECT_NE(back.messages()[1].sampler_json.find("\"temperature\":0.0"), std::string::npos) << back.messages()[1].sampler_json;
+  // The regenerated answer starts where the first sampled answer left the stream.
+  EXPECT_EQ(back.messages()[3].sampler_json.find("\"rng_position\":0"), std::string::npos) << back.messages()[3].sampler_json;
+  const test::RunResult r = test::run_command({test::mlascope_binary().string(), "sessions", "verify", std::to_string(sid),
+                                               "--session-db", db.string(), "--threads", "2"},
+                                              {}, 300);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("match the re-run"), std::string::npos) << r.out;
   std::filesystem::remove_all(dir);
 }
 

@@ -143,3 +143,16 @@ TEST(ChatMessageText, IsTheRealTextNotTheDisplayForm) {
   std::filesystem::remove_all(dir);
 }
 #endif
+
+// The token strip showed "<｜begin▁of▁sentence｜>" as "< | begin of sentence | >": a whole special token
+// has a chip label; anything else (text around it, an unclosed marker, plain text) has none.
+TEST(ChatText, SpecialTokenLabelOnlyForAWholeMarker) {
+  EXPECT_EQ(special_token_label("<\xEF\xBD\x9C" "begin\xE2\x96\x81of\xE2\x96\x81sentence\xEF\xBD\x9C>"), "begin of sentence");
+  EXPECT_EQ(special_token_label("<|im_end|>"), "im_end");
+  EXPECT_EQ(special_token_label(" <|im_end|>"), "");
+  EXPECT_EQ(special_token_label("<|im_end|> x"), "");
+  EXPECT_EQ(special_token_label("<\xEF\xBD\x9C" "User"), "");
+  EXPECT_EQ(special_token_label("<|a b|>"), "");
+  EXPECT_EQ(special_token_label("def"), "");
+  EXPECT_EQ(special_token_label(""), "");
+}

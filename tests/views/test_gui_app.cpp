@@ -22,9 +22,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Panels whose content is wider than their tile today: the panels' side of issue 13 (views/*)
-// fixes them ("reset view" and the KV header line are clipped). Their tiles are still checked.
-const char* const kInside = "assert_panels_inside except attention kv_memory sessions routing\n";
+// Every panel's content inside its tile, no exceptions.
+const char* const kInside = "assert_panels_inside\n";
 
 class GuiAppTest : public ::testing::Test {
  protected:

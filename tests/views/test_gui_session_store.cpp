@@ -55,6 +55,12 @@ TEST(GuiSessionStore, BundledSessionIsARecordingOfTheDemoModel) {
   BackendOptions bo;
   bo.device = DeviceKind::Cpu;
   bo.n_threads = 2;
+  // The cache type the recording ran with (bf16 since the re-recording that keeps it; f32 before).
+  if (!tm.meta().kv_dtype.empty()) {
+    ASSERT_TRUE(parse_kv_dtype(tm.meta().kv_dtype, bo.kv_dtype)) << tm.meta().kv_dtype;
+  } else {
+    bo.kv_dtype = KvDType::F32;
+  }
   Generator gen(model, make_backend(*model, bo), tok);
   std::vector<StepRecord> fresh;
   auto keep = [&](StepRecord&& r) { fresh.push_back(std::move(r)); };

@@ -74,6 +74,20 @@ TEST(KvFigures, GqaSliderShowsTheGroupsItSets) {
   EXPECT_EQ(kv_baseline_formula(demo_config(), KvBaseline::Gqa, snap_gqa_groups(8, 4)), "2 x 4 groups x 32 = 256");
 }
 
+TEST(KvFigures, BaselineIdsRoundTripAndRejectUnknownNames) {
+  // Tours name baselines by id; every id parses back to its baseline, and a typo is refused.
+  for (KvBaseline b : {KvBaseline::MhaSameHeads, KvBaseline::MhaNoRope, KvBaseline::MhaNHeads, KvBaseline::Gqa, KvBaseline::Mqa}) {
+    KvBaseline got = KvBaseline::Mqa;
+    if (b == KvBaseline::Mqa) got = KvBaseline::MhaSameHeads;
+    ASSERT_TRUE(parse_kv_baseline(kv_baseline_id(b), &got)) << kv_baseline_id(b);
+    EXPECT_EQ(got, b);
+  }
+  KvBaseline untouched = KvBaseline::Gqa;
+  EXPECT_FALSE(parse_kv_baseline("mha", &untouched));
+  EXPECT_FALSE(parse_kv_baseline("", &untouched));
+  EXPECT_EQ(untouched, KvBaseline::Gqa);
+}
+
 TEST(KvFigures, BudgetFlagsContextsBeyondTheModelMaximum) {
   const ModelConfig v3 = preset("DeepSeek-V3");
   // 576 values x 61 layers x 2 bytes (bf16) = 70,272 bytes per token; 80 GiB hold 1,222,383 tokens.
@@ -154,7 +168,9 @@ TEST(KvShown, PanelShowsTheStatusBarFigure) {
   }
   ImGui::DestroyContext();
   const KvShown k = kv_shown(tm, tm.size());
-  EXPECT_NE(logged.find("KV " + format_bytes(k.bytes, true) + " f32"), std::string::npos) << logged;
+  // The status bar's text, character for character ("KV 114.38 KiB f32"), then the exact bytes.
+  EXPECT_EQ(k.text(), "KV " + format_bytes(k.bytes) + " f32");
+  EXPECT_NE(logged.find(k.text() + " (" + format_number(k.bytes) + " B"), std::string::npos) << logged;
   EXPECT_NE(logged.find("x 4 B (f32)"), std::string::npos) << "the formula uses the session's dtype";
   EXPECT_NE(logged.find("GQA-4"), std::string::npos) << "the budget table names the snapped groups";
 }

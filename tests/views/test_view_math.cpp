@@ -207,17 +207,21 @@ TEST(Tours, BundledToursAreValidAndNamePanelsThatExist) {
   std::vector<std::string> errors;
   const std::vector<Tour> tours = load_tours(test::asset_path("tours"), &errors);
   EXPECT_TRUE(errors.empty()) << (errors.empty() ? "" : errors[0]);
-  ASSERT_GE(tours.size(), 3u);
+  ASSERT_GE(tours.size(), 4u);
   std::vector<std::string> ids;
   for (const Tour& t : tours) {
     ids.push_back(t.id);
     for (const TourStep& s : t.steps) {
-      if (!s.panel.empty()) EXPECT_NE(find_panel(s.panel), nullptr) << t.id << ": " << s.panel;
+      if (!s.panel.empty()) {
+        EXPECT_NE(find_panel(s.panel), nullptr) << t.id << ": " << s.panel;
+      }
       for (const TourAction& a : s.actions)
-        if (a.verb == "open_panel") EXPECT_NE(find_panel(a.value), nullptr) << t.id << ": " << a.value;
+        if (a.verb == "open_panel") {
+          EXPECT_NE(find_panel(a.value), nullptr) << t.id << ": " << a.value;
+        }
     }
   }
-  for (const char* want : {"mla-saves", "experts-code-prose", "reading-attention"})
+  for (const char* want : {"mla-saves", "experts-code-prose", "reading-attention", "kv-number"})
     EXPECT_NE(std::find(ids.begin(), ids.end(), want), ids.end()) << want;
 }
 
@@ -234,6 +238,23 @@ TEST(Tours, BadFilesNameTheField) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("steps[0].actions[0].do"), std::string::npos) << e.what();
   }
+  // The KV panel's tour actions: an unknown baseline or a head count below 1 names the field.
+  try {
+    parse_tour(R"({"id":"x","title":"t","steps":[{"text":"a","actions":[{"do":"set_baseline","value":"mha"}]}]})", "kv.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[tour] kv.json: steps[0].actions[0].value: KV baseline must be"), std::string::npos) << e.what();
+  }
+  try {
+    parse_tour(R"({"id":"x","title":"t","steps":[{"text":"a"},{"text":"b","actions":[{"do":"set_mha_heads","value":0}]}]})", "kv.json");
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("steps[1].actions[0].value: must be an integer >= 1"), std::string::npos) << e.what();
+  }
+  const Tour ok = parse_tour(R"({"id":"x","title":"t","steps":[{"text":"a","actions":[{"do":"set_baseline","value":"gqa"},)"
+                             R"({"do":"set_gqa_groups","value":8}]}]})", "kv.json");
+  ASSERT_EQ(ok.steps[0].actions.size(), 2u);
+  EXPECT_EQ(ok.steps[0].actions[1].number, 8);
   EXPECT_THROW(parse_tour("{not json", "bad.json"), Error);
   EXPECT_THROW(parse_tour(R"({"id":"x","title":"t","steps":[]})", "bad.json"), Error);
 }

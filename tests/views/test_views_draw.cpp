@@ -236,6 +236,36 @@ TEST_F(Headless, NoTokensNoBusiestExpertAndTheOpenSessionIsMarked) {
   EXPECT_NE(list.find("1,234"), std::string::npos) << "token counts with thousands separators";
 }
 
+// A session from a server that sends no routing (llama-server): the routing panel says so in plain
+// words, the token strip says its chips show probabilities and colours them that way.
+TEST_F(Headless, ServerWithoutRoutingIsNamed) {
+  TraceModel tm;
+  SessionMeta meta;
+  meta.config = demo_config();
+  meta.server_url = "http://127.0.0.1:8080";
+  tm.reset(meta);
+  for (int i = 0; i < 3; ++i) {
+    StepRecord r;
+    r.position = i;
+    r.id = 5 + i;
+    r.text = "t";
+    r.prob = 0.5f;
+    tm.append(std::move(r));
+  }
+  ViewState st;
+  const std::string routing = panel_text(tm, st, draw_routing);
+  EXPECT_NE(routing.find("This server reports no routing (http://127.0.0.1:8080)"), std::string::npos) << routing;
+  const std::string strip = panel_text(tm, st, draw_token_strip);
+  EXPECT_NE(strip.find("this server reports no routing: chips show each token's probability"), std::string::npos) << strip;
+  EXPECT_EQ(st.strip.color, ChipColor::Probability);
+
+  // The same tokens computed locally (capture off): no such words.
+  meta.server_url.clear();
+  tm.reset(meta);
+  const std::string local = panel_text(tm, st, draw_routing);
+  EXPECT_EQ(local.find("reports no routing"), std::string::npos) << local;
+}
+
 // The fork menu's alternatives come as text with probabilities, also under greedy decoding (where
 // the sampler's own list holds only the chosen token).
 TEST_F(Headless, AlternativesAsTextUnderGreedy) {
