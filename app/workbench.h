@@ -22,7 +22,8 @@ struct WorkbenchOptions {
   RemoteArgs remote;                   // --server: generate on a server (model_dir: config + tokenizer only)
 };
 
-// True when a GUI was built and a display answers; `why` says why not.
+// True when a GUI was built and a display answers; `why` says why not. The display connection is
+// kept open for run_gui.
 bool gui_available(std::string* why);
 int run_gui(const WorkbenchOptions& opt);
 int run_workbench(const WorkbenchOptions& opt);

@@ -36,7 +36,9 @@ bool gui_available(std::string* why) {
     if (why) *why = "GLFW cannot open a display (" + g_glfw_error + ")";
     return false;
   }
-  glfwTerminate();
+  // GLFW stays initialised for run_gui (its glfwInit is then a no-op): closing this first display
+  // connection would make an X server with no other client reset, and run_gui's connection made
+  // during the reset fails ("Failed to open display"; seen under Xvfb on a loaded machine).
   return true;
 }
 

@@ -177,7 +177,7 @@ TEST(LlamaServerPeer, GreedyTokensAndLogprobsAgreeWithTheLocalEngine) {
                           << "assert_panel_text routing This server reports no routing\n"
                           << "assert_panel_text tokens this server reports no routing\n"
                           << "quit\n";
-    const test::RunResult gui = test::run_command({xvfb, "-a", "-s", "-screen 0 1280x800x24", test::mlascope_binary().string(), "--device", "cpu",
+    const test::RunResult gui = test::run_command({xvfb, "-a", "-n", "190", "-s", "-screen 0 1280x800x24", test::mlascope_binary().string(), "--device", "cpu",
                                                    "--script", script.string(), "--screenshot-dir", (dir / "shots").string(), "--session-db",
                                                    (dir / "gui.db").string()},
                                                   {{"MLASCOPE_API_KEY", "\x01unset"}, {"HOME", dir.string()}, {"XDG_CONFIG_HOME", (dir / "cfg").string()},

@@ -60,7 +60,7 @@ TEST(RemoteGui, ConnectToServerChatsAndRecords) {
         << "quit\n";
   }
   const fs::path db = home / "gui.db";
-  const test::RunResult r = test::run_command({xvfb, "-a", "-s", "-screen 0 1280x800x24", test::mlascope_binary().string(), "--device",
+  const test::RunResult r = test::run_command({xvfb, "-a", "-n", "170", "-s", "-screen 0 1280x800x24", test::mlascope_binary().string(), "--device",
                                                "cpu", "--script", script.string(), "--screenshot-dir", (home / "shots").string(),
                                                "--session-db", db.string()},
                                               env, 300);

@@ -8,13 +8,18 @@ endif()
 if(NOT SCREEN)
   set(SCREEN 1600x1000)
 endif()
+if(NOT SERVERNUM)
+  set(SERVERNUM 99)
+endif()
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
-execute_process(COMMAND xvfb-run -a -s "-screen 0 ${SCREEN}x24" ${BIN} --device cpu --script ${SCRIPT} --screenshot-dir ${OUT}
+execute_process(COMMAND xvfb-run -a -n ${SERVERNUM} -e ${OUT}/xvfb.log -s "-screen 0 ${SCREEN}x24" ${BIN} --device cpu --script ${SCRIPT} --screenshot-dir ${OUT}
                         --session-db ${OUT}/sessions.db
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 300)
 message("${out}${err}")
 if(NOT rc EQUAL 0)
+  file(READ ${OUT}/xvfb.log xvfb_log)
+  message("xvfb-run/Xvfb said: ${xvfb_log}")
   message(FATAL_ERROR "scripted GUI run failed (exit ${rc})")
 endif()
 # The live chat was recorded into the database the run named.
