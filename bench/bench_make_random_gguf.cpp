@@ -8,9 +8,13 @@
 //            one at a time while writing, so memory stays at one merged expert tensor.
 // Quantize the f16 file with llama.cpp's own quantizer for the mixed presets:
 //   llama-quantize v2lite-f16.gguf v2lite-q4_k_m.gguf Q4_K_M
-// usage: bench_make_random_gguf OUT.gguf [f32|f16|q8_0|q4_k] [small|v2-lite]
+// or with mlascope's own choices of llama.cpp's presets (q4_k_m; tensor by tensor as llama-quantize picks):
+//   bench_make_random_gguf v2lite-q4_k_m.gguf q4_k_m v2-lite
+// LAYERS keeps the widths and cuts the depth (a quick profile of the same kernels: v2-lite 4).
+// usage: bench_make_random_gguf OUT.gguf [f32|f16|q8_0|q4_k|q4_k_m] [small|v2-lite] [LAYERS]
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <string>
@@ -73,14 +77,17 @@ const char* kV2Lite = R"({
 int main(int argc, char** argv) {
   const std::string type = argc > 2 ? argv[2] : "q8_0";
   const std::string shape = argc > 3 ? argv[3] : "small";
-  if (argc < 2 || argv[1][0] == '-' || (type != "f32" && type != "f16" && type != "q8_0" && type != "q4_k") ||
-      (shape != "small" && shape != "v2-lite")) {
-    std::fprintf(stderr, "usage: %s OUT.gguf [f32|f16|q8_0|q4_k] [small|v2-lite]\n", argv[0]);
+  const int layers = argc > 4 ? std::atoi(argv[4]) : 0;
+  if (argc < 2 || argv[1][0] == '-' ||
+      (type != "f32" && type != "f16" && type != "q8_0" && type != "q4_k" && type != "q4_k_m") ||
+      (shape != "small" && shape != "v2-lite") || (argc > 4 && (layers < 2 || layers > 256))) {
+    std::fprintf(stderr, "usage: %s OUT.gguf [f32|f16|q8_0|q4_k|q4_k_m] [small|v2-lite] [LAYERS 2..256]\n", argv[0]);
     return 2;
   }
   const bool lite = shape == "v2-lite";
   const std::string name = lite ? "random-v2-lite" : "random-0.5b";
-  const ModelConfig c = ModelConfig::from_json_text(lite ? kV2Lite : kSmall, name);
+  ModelConfig c = ModelConfig::from_json_text(lite ? kV2Lite : kSmall, name);
+  if (layers > 0) c.num_hidden_layers = layers;
   uint64_t params = 0;
   for (const auto& [n, s] : hf_tensor_shapes(c)) {
     uint64_t k = 1;
@@ -106,7 +113,11 @@ int main(int argc, char** argv) {
     return t;
   };
   GgufExportOptions o;
-  o.type = type == "f32" ? DType::F32 : type == "f16" ? DType::F16 : type == "q4_k" ? DType::Q4_K : DType::Q8_0;
+  o.type = type == "f32"                        ? DType::F32
+           : type == "f16"                      ? DType::F16
+           : type == "q4_k" || type == "q4_k_m" ? DType::Q4_K
+                                                : DType::Q8_0;
+  if (type == "q4_k_m") o.mix = GgufMix::KM;
   o.name = name;
   GgufTokenizer tok;  // a placeholder vocabulary so llama.cpp front ends can load the file
   tok.model = "gpt2";

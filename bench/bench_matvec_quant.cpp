@@ -76,24 +76,27 @@ int main(int argc, char** argv) {
           }
         },
         5);
-    // Prefill: 32 tokens at once, integer block dots vs converting each row once and float dots.
-    constexpr int64_t kTokens = 32;
-    std::vector<float> X(static_cast<size_t>(kTokens * cols)), Y(static_cast<size_t>(kTokens * rows));
-    for (float& e : X) e = g(rng);
-    const double s_mm = median_seconds([&] { matmat_quant(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
-    const double s_mm_f = median_seconds(
-        [&] {
-          for (int64_t r = 0; r < rows; ++r) {
-            cpu::weight_row(v, r, row.data());
-            for (int64_t k = 0; k < kTokens; ++k)
-              Y[static_cast<size_t>(k * rows + r)] = cpu::dot_f32(row.data(), X.data() + k * cols, cols);
-          }
-        },
-        5);
-    // What the engine runs for a prompt (cpu::matmat picks integer tiles or widened float tiles).
-    const double s_engine = median_seconds([&] { cpu::matmat(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
-    std::printf("%-5s 32-token batch: integer %7.2f ms, row-to-float %7.2f ms, ratio %.2fx; cpu::matmat %7.2f ms\n",
-                to_string(t), s_mm * 1e3, s_mm_f * 1e3, s_mm_f / s_mm, s_engine * 1e3);
+    // Prefill: a batch of tokens at once, integer block dots vs converting each row once and float
+    // dots. 6 tokens is what one routed expert sees of a 64-token prompt at top-6 of 64 (V2-Lite).
+    for (const int64_t kTokens : {int64_t{6}, int64_t{32}}) {
+      std::vector<float> X(static_cast<size_t>(kTokens * cols)), Y(static_cast<size_t>(kTokens * rows));
+      for (float& e : X) e = g(rng);
+      const double s_mm = median_seconds([&] { matmat_quant(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
+      const double s_mm_f = median_seconds(
+          [&] {
+            for (int64_t r = 0; r < rows; ++r) {
+              cpu::weight_row(v, r, row.data());
+              for (int64_t k = 0; k < kTokens; ++k)
+                Y[static_cast<size_t>(k * rows + r)] = cpu::dot_f32(row.data(), X.data() + k * cols, cols);
+            }
+          },
+          5);
+      // What the engine runs for a prompt (cpu::matmat picks integer tiles or widened float tiles).
+      const double s_engine = median_seconds([&] { cpu::matmat(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
+      std::printf("%-5s %2lld-token batch: integer %7.2f ms, row-to-float %7.2f ms, ratio %.2fx; cpu::matmat %7.2f ms (%s)\n",
+                  to_string(t), static_cast<long long>(kTokens), s_mm * 1e3, s_mm_f * 1e3, s_mm_f / s_mm, s_engine * 1e3,
+                  matmat_quant_preferred(t, kTokens) ? "integer tiles" : "float tiles");
+    }
     std::printf("%-5s %7.1f MB  median %7.3f ms  %6.2f GB/s of weights  (dequantize+dot %7.3f ms, ratio %.2fx)\n",
                 to_string(t), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,
                 s_deq * 1e3, s_deq / s);

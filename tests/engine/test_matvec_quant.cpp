@@ -105,17 +105,21 @@ INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
 TEST_P(MatvecQuant, BatchedEqualsPerToken) {
   const DType t = GetParam();
   std::mt19937 rng(5);
-  const int64_t rows = 6, cols = 512, n_tokens = 5, ldx = cols + 3, ldy = rows + 2;
+  const int64_t rows = 6, cols = 512, ldx = cols + 3, ldy = rows + 2;
   Matrix m = random_matrix(t, rows, cols, rng);
   std::normal_distribution<float> g(0.0f, 1.0f);
-  std::vector<float> X(static_cast<size_t>(n_tokens * ldx)), Y(static_cast<size_t>(n_tokens * ldy), NAN);
-  for (float& v : X) v = g(rng);
-  matmat_quant(m.view, X.data(), ldx, n_tokens, Y.data(), ldy, 1, rows);
-  std::vector<float> y(static_cast<size_t>(rows));
-  for (int64_t k = 0; k < n_tokens; ++k) {
-    matvec_quant(m.view, X.data() + k * ldx, y.data(), 1, rows);
-    EXPECT_TRUE(std::isnan(Y[static_cast<size_t>(k * ldy)])) << "row 0 is outside the range";
-    for (int64_t r = 1; r < rows; ++r) EXPECT_EQ(Y[static_cast<size_t>(k * ldy + r)], y[static_cast<size_t>(r)]) << k << "," << r;
+  // 5, 7, 11 tokens: every tile width the batched kernels use (4, 2, 1) and their remainders.
+  for (const int64_t n_tokens : {5, 7, 11}) {
+    std::vector<float> X(static_cast<size_t>(n_tokens * ldx)), Y(static_cast<size_t>(n_tokens * ldy), NAN);
+    for (float& v : X) v = g(rng);
+    matmat_quant(m.view, X.data(), ldx, n_tokens, Y.data(), ldy, 1, rows);
+    std::vector<float> y(static_cast<size_t>(rows));
+    for (int64_t k = 0; k < n_tokens; ++k) {
+      matvec_quant(m.view, X.data() + k * ldx, y.data(), 1, rows);
+      EXPECT_TRUE(std::isnan(Y[static_cast<size_t>(k * ldy)])) << "row 0 is outside the range";
+      for (int64_t r = 1; r < rows; ++r)
+        EXPECT_EQ(Y[static_cast<size_t>(k * ldy + r)], y[static_cast<size_t>(r)]) << n_tokens << " tokens: " << k << "," << r;
+    }
   }
 }
 

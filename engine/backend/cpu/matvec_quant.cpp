@@ -297,25 +297,6 @@ float simd_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return y;
 }
 
-void q8_0_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy, int64_t r0,
-               int64_t r1) {
-  constexpr int kT = 4;
-  const int64_t cols = W.cols(), nb = cols / 32;
-  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
-  const auto* base = static_cast<const uint8_t*>(W.data);
-  // Token blocks whose quantized activations stay in L2 while rows stream past them.
-  const int64_t block = std::max<int64_t>(kT, (262144 / std::max<int64_t>(1, cols)) / kT * kT);
-  for (int64_t t0 = 0; t0 < n_tokens; t0 += block) {
-    const int64_t t1 = std::min(n_tokens, t0 + block);
-    for (int64_t r = r0; r < r1; ++r) {
-      const uint8_t* w = base + static_cast<size_t>(r) * row_bytes;
-      int64_t t = t0;
-      for (; t + kT <= t1; t += kT) q8_0_tile<kT>(w, nb, xs + t, Y + t * ldy + r, ldy);
-      for (; t < t1; ++t) q8_0_tile<1>(w, nb, xs + t, Y + t * ldy + r, ldy);
-    }
-  }
-}
-
 float simd_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   float offset = 0.0f;
@@ -330,82 +311,129 @@ float simd_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return hsum(acc) - 8.0f * offset;
 }
 
-template <bool kFive>
-float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float mins = 0.0f;
-  const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
-  const int64_t bb = kFive ? 176 : 144;
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += bb) {
-    const float dx = x.dk[static_cast<size_t>(sb)];
-    const float d = rdf16(w) * dx, dmin = rdf16(w + 2) * dx;
-    const uint8_t* qs = w + (kFive ? 48 : 16);
-    const int8_t* xq = x.qk.data() + sb * 256;
-    const int16_t* xs = x.ksum16.data() + sb * 16;
-    uint32_t packed[4];
-    k_scales_mins(w + 4, packed);
-    uint8_t sc[8];
-    std::memcpy(sc, packed, 8);
-    // mins · (sums of x codes per 32): 8 mins widened to int16 against the pairwise sums of the
-    // 16 per-16 sums (each |sum| <= 32 * 127, no int16 overflow).
-    const __m128i minv = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + 2)));
-    const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xs)),
-                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(xs + 8)));
-    __m128i m4 = _mm_madd_epi16(minv, pairs);
-    m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0x4e));
-    m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0xb1));
-    const int32_t msum = _mm_cvtsi128_si32(m4);
-    __m256i qh = _mm256_setzero_si256();
-    if constexpr (kFive) qh = load32(w + 16);
-    __m256i isum = _mm256_setzero_si256();
-    for (int c = 0; c < 4; ++c) {
-      const __m256i raw = load32(qs + 32 * c);
-      __m256i lo = _mm256_and_si256(raw, nib);
-      __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
-      if constexpr (kFive) {
-        // bit 2c of each qh byte is the fifth bit of the low half, bit 2c+1 of the high half
-        lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
-        hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
-        qh = _mm256_srli_epi16(qh, 2);
-      }
-      // codes (< 32) × x codes, pairs summed in int16 (< 2·31·127), then × the sub-block's scale
-      const __m256i plo = _mm256_madd_epi16(_mm256_maddubs_epi16(lo, load32(xq + 64 * c)), _mm256_set1_epi16(sc[2 * c]));
-      const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load32(xq + 64 * c + 32)), _mm256_set1_epi16(sc[2 * c + 1]));
-      isum = _mm256_add_epi32(isum, _mm256_add_epi32(plo, phi));
-    }
-    acc = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc);
-    mins += dmin * static_cast<float>(msum);
-  }
-  return hsum(acc) - mins;
+// Q4_K / Q5_K on one weight row and T tokens: the row's codes are unpacked once per super-block
+// (eight registers) and dotted with every token's codes, so a prompt pays the unpacking once per
+// row instead of once per token. Each token's operations and their order do not depend on T, so a
+// prompt's products equal decode's (T = 1) bit for bit.
+// int16 pairs times int16 scales, summed into int32 lanes: one VNNI instruction where there is one.
+inline __m256i madd_acc(__m256i acc, __m256i a, __m256i b) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpwssd_epi32(acc, a, b);
+#else
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
 }
 
-float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0.0f;
+template <int T, bool kFive>
+inline void qk_affine_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  float mins[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), mins[u] = 0.0f;
+  const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
+  constexpr int64_t bb = kFive ? 176 : 144;
+  for (int64_t sb = 0; sb < nsb; ++sb, w += bb) {
+    const float dw = rdf16(w), dminw = rdf16(w + 2);
+    const uint8_t* qs = w + (kFive ? 48 : 16);
+    uint32_t packed[4];
+    k_scales_mins(w + 4, packed);
+    // The eight sub-block scales as int16 in both 128-bit lanes; sub-block j's scale in every int16
+    // of a register is then one byte shuffle (pattern 2j, 2j+1), not a broadcast from a scalar.
+    const __m256i scales = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed))));
+    __m256i scale[8];
+    for (int j = 0; j < 8; ++j) scale[j] = _mm256_shuffle_epi8(scales, _mm256_set1_epi16(static_cast<int16_t>(((2 * j + 1) << 8) | (2 * j))));
+    const __m128i minv = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + 2)));
+    __m256i lo[4], hi[4];
+    __m256i qh = _mm256_setzero_si256();
+    if constexpr (kFive) qh = load32(w + 16);
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = load32(qs + 32 * c);
+      lo[c] = _mm256_and_si256(raw, nib);
+      hi[c] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+      if constexpr (kFive) {
+        // bit 2c of each qh byte is the fifth bit of the low half, bit 2c+1 of the high half
+        lo[c] = _mm256_or_si256(lo[c], _mm256_slli_epi16(_mm256_and_si256(qh, one), 4));
+        hi[c] = _mm256_or_si256(hi[c], _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 1), one), 4));
+        qh = _mm256_srli_epi16(qh, 2);
+      }
+    }
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const float dx = x.dk[static_cast<size_t>(sb)];
+      const float d = dw * dx, dmin = dminw * dx;
+      const int8_t* xq = x.qk.data() + sb * 256;
+      const int16_t* xsum = x.ksum16.data() + sb * 16;
+      // mins · (sums of x codes per 32): 8 mins widened to int16 against the pairwise sums of the
+      // 16 per-16 sums (each |sum| <= 32 * 127, no int16 overflow).
+      const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xsum)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(xsum + 8)));
+      __m128i m4 = _mm_madd_epi16(minv, pairs);
+      m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0x4e));
+      m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0xb1));
+      const int32_t msum = _mm_cvtsi128_si32(m4);
+      // codes (< 32) × x codes, pairs summed in int16 (< 2·31·127), then × the sub-block's scale
+      // into int32 (exact: the order of the integer sums does not change the result).
+      __m256i isum = _mm256_setzero_si256();
+      for (int c = 0; c < 4; ++c) {
+        isum = madd_acc(isum, _mm256_maddubs_epi16(lo[c], load32(xq + 64 * c)), scale[2 * c]);
+        isum = madd_acc(isum, _mm256_maddubs_epi16(hi[c], load32(xq + 64 * c + 32)), scale[2 * c + 1]);
+      }
+      acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc[u]);
+      mins[u] += dmin * static_cast<float>(msum);
+    }
+  }
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) - mins[u];
+}
+
+template <bool kFive>
+float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  const Q8Activation* xs[1] = {&x};
+  float y = 0.0f;
+  qk_affine_tile<1, kFive>(w, n / 256, xs, &y, 0);
+  return y;
+}
+
+// Q6_K on one row and T tokens, the same way: 256 codes unpacked once per super-block.
+template <int T>
+inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  float offset[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), offset[u] = 0.0f;
   const __m256i nib = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
-  for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
+  for (int64_t sb = 0; sb < nsb; ++sb, w += 210) {
     const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
     const float d = rdf16(w + 208);
+    __m256i codes[8];
     for (int half = 0; half < 2; ++half) {
       const __m256i ql0 = load32(w + half * 64), ql1 = load32(w + half * 64 + 32);
       __m256i qh = load32(w + 128 + half * 32);
       for (int quarter = 0; quarter < 4; ++quarter) {
         const __m256i src = (quarter & 1) ? ql1 : ql0;
         const __m256i lo = quarter < 2 ? _mm256_and_si256(src, nib) : _mm256_and_si256(_mm256_srli_epi16(src, 4), nib);
-        const __m256i codes = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
+        codes[half * 4 + quarter] = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(qh, three), 4));
         qh = _mm256_srli_epi16(qh, 2);
-        const int j = half * 4 + quarter;
+      }
+    }
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      for (int j = 0; j < 8; ++j) {
         const int64_t xb = sb * 8 + j;
         const int16_t sa = sc[2 * j], sbb = sc[2 * j + 1];
-        const __m256i pairs = _mm256_maddubs_epi16(codes, load32(x.q.data() + xb * 32));
+        const __m256i pairs = _mm256_maddubs_epi16(codes[j], load32(x.q.data() + xb * 32));
         const __m256i scaled = _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(sbb), _mm_set1_epi16(sa)));
-        const float s = d * x.d[xb];
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), _mm256_set1_ps(s), acc);
-        offset += s * static_cast<float>(sa * x.sum16[2 * xb] + sbb * x.sum16[2 * xb + 1]);
+        const float s = d * x.d[static_cast<size_t>(xb)];
+        acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), _mm256_set1_ps(s), acc[u]);
+        offset[u] += s * static_cast<float>(sa * x.sum16[2 * xb] + sbb * x.sum16[2 * xb + 1]);
       }
     }
   }
-  return hsum(acc) - 32.0f * offset;
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) - 32.0f * offset[u];
+}
+
+float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  const Q8Activation* xs[1] = {&x};
+  float y = 0.0f;
+  q6_k_tile<1>(w, n / 256, xs, &y, 0);
+  return y;
 }
 
 // 32 fifth bits (bit i = value i) as 32 bytes of 0x10 / 0x00, byte i for value i.
@@ -425,27 +453,61 @@ inline __m256i nibbles32(const uint8_t* qs) {
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(raw, 4), nib), _mm_and_si128(raw, nib));
 }
 
-template <int kKind>  // 0: Q4_1, 1: Q5_0, 2: Q5_1
-float simd_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  constexpr int64_t bb = kKind == 0 ? 20 : kKind == 1 ? 22 : 24;
-  __m256 acc = _mm256_setzero_ps();
-  float offset = 0.0f;
-  for (int64_t b = 0; b < n / 32; ++b, w += bb) {
-    __m256i codes = nibbles32(w + (kKind == 0 ? 4 : kKind == 1 ? 6 : 8));
-    if constexpr (kKind != 0) codes = _mm256_or_si256(codes, fifth_bits(w + (kKind == 1 ? 2 : 4)));
-    const float dx = x.d[b];
-    const float s = rdf16(w) * dx;
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MLASCOPE_DOT_U8_I8(codes, load32(x.q.data() + b * 32))), _mm256_set1_ps(s), acc);
-    const float xs = static_cast<float>(x.sum16[2 * b] + x.sum16[2 * b + 1]);
-    offset += (kKind == 1 ? -16.0f * s : rdf16(w + 2) * dx) * xs;
-  }
-  return hsum(acc) + offset;
-}
-
 // Signed weight values (v) times signed x codes through the unsigned×signed product: |v| × (x with v's sign).
 inline __m256i dot_i8_i8(__m256i v, __m256i xq) {
   return MLASCOPE_DOT_U8_I8(_mm256_sign_epi8(v, v), _mm256_sign_epi8(xq, v));
 }
+// Q4_1 / Q5_0 / Q5_1 on one row and T tokens: each block's codes unpacked once for the T tokens.
+template <int T, int kKind>  // kKind 0: Q4_1, 1: Q5_0, 2: Q5_1
+inline void q4_1_q5_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  constexpr int64_t bb = kKind == 0 ? 20 : kKind == 1 ? 22 : 24;
+  __m256 acc[T];
+  float offset[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), offset[u] = 0.0f;
+  for (int64_t b = 0; b < nb; ++b, w += bb) {
+    if constexpr (kKind == 1) {
+      // Q5_0's weights are code - 16: signed values straight into a signed dot, no offset term.
+      __m256i v = nibbles32(w + 6);
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+      uint32_t h;
+      std::memcpy(&h, w + 2, 4);
+      v = _mm256_mask_sub_epi8(v, static_cast<__mmask32>(~h), v, _mm256_set1_epi8(16));
+#else
+      v = _mm256_sub_epi8(_mm256_or_si256(v, fifth_bits(w + 2)), _mm256_set1_epi8(16));
+#endif
+      const float dw = rdf16(w);
+      for (int u = 0; u < T; ++u) {
+        const Q8Activation& x = *xs[u];
+        acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32))),
+                                 _mm256_set1_ps(dw * x.d[static_cast<size_t>(b)]), acc[u]);
+      }
+      continue;
+    }
+    __m256i codes = nibbles32(w + (kKind == 0 ? 4 : 8));
+    if constexpr (kKind != 0) codes = _mm256_or_si256(codes, fifth_bits(w + 4));
+    const float dw = rdf16(w);
+    const float mw = rdf16(w + 2);
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const float dx = x.d[static_cast<size_t>(b)];
+      const float s = dw * dx;
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(MLASCOPE_DOT_U8_I8(codes, load32(x.q.data() + b * 32))),
+                               _mm256_set1_ps(s), acc[u]);
+      const float xsum = static_cast<float>(x.sum16[2 * b] + x.sum16[2 * b + 1]);
+      offset[u] += mw * dx * xsum;
+    }
+  }
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) + offset[u];
+}
+
+template <int kKind>
+float simd_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  const Q8Activation* xs[1] = {&x};
+  float y = 0.0f;
+  q4_1_q5_tile<1, kKind>(w, n / 32, xs, &y, 0);
+  return y;
+}
+
 inline __m256i iq4_table() {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
 }
@@ -551,6 +613,55 @@ float simd_q3_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
     offsets += d * static_cast<float>(offset);
   }
   return hsum(acc) - 4.0f * offsets;
+}
+
+// The batched kernels by type: tile<T>(row, cols, tokens, y, ldy) computes T tokens of one row.
+struct Q8_0Tiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q8_0_tile<T>(w, cols / 32, xs, y, ldy);
+  }
+};
+template <bool kFive>
+struct QkAffineTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    qk_affine_tile<T, kFive>(w, cols / 256, xs, y, ldy);
+  }
+};
+template <int kKind>
+struct Q41Q5Tiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q4_1_q5_tile<T, kKind>(w, cols / 32, xs, y, ldy);
+  }
+};
+struct Q6kTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q6_k_tile<T>(w, cols / 256, xs, y, ldy);
+  }
+};
+
+template <class K>
+void tiled_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy, int64_t r0,
+                int64_t r1) {
+  constexpr int kT = 4;
+  const int64_t cols = W.cols();
+  const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
+  const auto* base = static_cast<const uint8_t*>(W.data);
+  // Token blocks whose quantized activations stay in L2 while rows stream past them.
+  const int64_t block = std::max<int64_t>(kT, (262144 / std::max<int64_t>(1, cols)) / kT * kT);
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += block) {
+    const int64_t t1 = std::min(n_tokens, t0 + block);
+    for (int64_t r = r0; r < r1; ++r) {
+      const uint8_t* w = base + static_cast<size_t>(r) * row_bytes;
+      int64_t t = t0;
+      for (; t + kT <= t1; t += kT) K::template tile<kT>(w, cols, xs + t, Y + t * ldy + r, ldy);
+      for (; t + 2 <= t1; t += 2) K::template tile<2>(w, cols, xs + t, Y + t * ldy + r, ldy);
+      for (; t < t1; ++t) K::template tile<1>(w, cols, xs + t, Y + t * ldy + r, ldy);
+    }
+  }
 }
 
 DotFn simd_kernel(DType t) {
@@ -680,7 +791,14 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 #endif
 }
 
-bool matmat_quant_preferred(DType t) { return t == DType::Q8_0 || t == DType::Q6_K; }
+bool matmat_quant_preferred(DType t, int64_t n_tokens) {
+  (void)n_tokens;  // the tiled integer kernels win at every batch size measured (6 and 32 tokens)
+  switch (t) {
+    case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q5_K: case DType::Q4_1: case DType::Q5_0:
+    case DType::Q5_1: return true;
+    default: return false;
+  }
+}
 
 void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t r0, int64_t r1) {
@@ -692,9 +810,15 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
   if (n_tokens <= 0) return;
   run(fn, W, *xs[0], Y, r0, r0);  // validates dtype and shapes once, computes nothing
 #ifdef MLASCOPE_QUANT_AVX2
-  if (W.dtype == DType::Q8_0) {
-    q8_0_rows(W, xs, n_tokens, Y, ldy, r0, r1);
-    return;
+  switch (W.dtype) {
+    case DType::Q8_0: return tiled_rows<Q8_0Tiles>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q4_K: return tiled_rows<QkAffineTiles<false>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q5_K: return tiled_rows<QkAffineTiles<true>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q6_K: return tiled_rows<Q6kTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q4_1: return tiled_rows<Q41Q5Tiles<0>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q5_0: return tiled_rows<Q41Q5Tiles<1>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q5_1: return tiled_rows<Q41Q5Tiles<2>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    default: break;
   }
 #endif
   const int64_t cols = W.cols();
