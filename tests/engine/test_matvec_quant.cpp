@@ -79,8 +79,9 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
   for (int64_t r = 1; r < rows; ++r) {
     m.view.row_to_f32(r, w.data());
     double exact_q = 0, exact = 0, mag = 0, bound = 0;
-    // Q2_K..Q5_K and IQ4_XS take x in 256-value blocks (one scale per super-block), the others in 32s.
-    const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::IQ4_XS;
+    // Q2_K..Q6_K and IQ4_XS take x in 256-value blocks (one scale per super-block), the others in 32s.
+    const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ||
+                   t == DType::IQ4_XS;
     ASSERT_EQ(k, super_blocks_for(t));
     for (int64_t i = 0; i < cols; ++i) {
       const double dx = k ? xq.dk[i / 256] : xq.d[i / 32];

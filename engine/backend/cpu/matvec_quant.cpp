@@ -92,6 +92,8 @@ float dot_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q6_K takes x in 256-value blocks (as llama.cpp's Q8_K): the whole super-block sums in integers
+// (|sum| < 2^28), the -32 offset through the per-16 sums of x codes, then one float multiply.
 float dot_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
   float acc = 0.0f;
   for (int64_t sb = 0; sb < n / 256; ++sb, w += 210) {
@@ -99,20 +101,21 @@ float dot_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
     const uint8_t* qh = w + 128;
     const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
     const float d = rdf16(w + 208);
-    for (int j = 0; j < 8; ++j) {  // x block j = values 32j .. 32j+31 = half j/4, quarter j%4
+    const int8_t* xq = x.qk.data() + sb * 256;
+    const int16_t* xsum = x.ksum16.data() + sb * 16;
+    int32_t total = 0;
+    for (int j = 0; j < 8; ++j) {  // values 32j .. 32j+31 = half j/4, quarter j%4; sub-blocks 2j, 2j+1
       const int half = j / 4, quarter = j % 4;
       const uint8_t* low = ql + half * 64 + (quarter & 1) * 32;
       const uint8_t* high = qh + half * 32;
-      const int64_t xb = sb * 8 + j;
-      const int8_t* xq = x.q.data() + xb * 32;
-      int32_t s[2] = {0, 0};
+      int32_t s2[2] = {0, 0};
       for (int l = 0; l < 32; ++l) {
         const int code = ((quarter < 2 ? low[l] : low[l] >> 4) & 0x0f) | (((high[l] >> (2 * quarter)) & 3) << 4);
-        s[l / 16] += code * xq[l];
+        s2[l / 16] += code * xq[32 * j + l];
       }
-      const int32_t t = sc[2 * j] * (s[0] - 32 * x.sum16[2 * xb]) + sc[2 * j + 1] * (s[1] - 32 * x.sum16[2 * xb + 1]);
-      acc += d * x.d[xb] * static_cast<float>(t);
+      total += sc[2 * j] * (s2[0] - 32 * xsum[2 * j]) + sc[2 * j + 1] * (s2[1] - 32 * xsum[2 * j + 1]);
     }
+    acc += d * x.dk[static_cast<size_t>(sb)] * static_cast<float>(total);
   }
   return acc;
 }
@@ -392,16 +395,17 @@ float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return y;
 }
 
-// Q6_K on one row and T tokens, the same way: 256 codes unpacked once per super-block.
+// Q6_K on one row and T tokens, the same way: 256 codes unpacked once per super-block, x in
+// 256-value blocks, the super-block summed in int32 and scaled once; the -32 offset is the sixteen
+// scales times the sixteen per-16 sums of x codes (one madd).
 template <int T>
 inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
   __m256 acc[T];
-  float offset[T];
-  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), offset[u] = 0.0f;
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps();
   const __m256i nib = _mm256_set1_epi8(0x0f), three = _mm256_set1_epi8(3);
   for (int64_t sb = 0; sb < nsb; ++sb, w += 210) {
     const auto* sc = reinterpret_cast<const int8_t*>(w + 192);
-    const float d = rdf16(w + 208);
+    const float dw = rdf16(w + 208);
     __m256i codes[8];
     for (int half = 0; half < 2; ++half) {
       const __m256i ql0 = load32(w + half * 64), ql1 = load32(w + half * 64 + 32);
@@ -413,20 +417,31 @@ inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* 
         qh = _mm256_srli_epi16(qh, 2);
       }
     }
+    // codes[j] holds sub-block 2j in its low 128-bit lane and 2j+1 in its high lane: its scale
+    // register repeats sc[2j] in the low lane and sc[2j+1] in the high one (byte shuffles of the
+    // scales widened to int16 in both lanes).
+    const __m128i sc_raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(sc));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc_raw);
+    const __m256i sc_lo = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(sc_raw));
+    const __m256i sc_hi = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_srli_si128(sc_raw, 8)));
+    __m256i scale[8];
+    for (int j = 0; j < 8; ++j) {
+      const int k = j & 3;
+      const __m256i pick = _mm256_set_m128i(_mm_set1_epi16(static_cast<int16_t>(((4 * k + 3) << 8) | (4 * k + 2))),
+                                            _mm_set1_epi16(static_cast<int16_t>(((4 * k + 1) << 8) | (4 * k))));
+      scale[j] = _mm256_shuffle_epi8(j < 4 ? sc_lo : sc_hi, pick);
+    }
     for (int u = 0; u < T; ++u) {
       const Q8Activation& x = *xs[u];
-      for (int j = 0; j < 8; ++j) {
-        const int64_t xb = sb * 8 + j;
-        const int16_t sa = sc[2 * j], sbb = sc[2 * j + 1];
-        const __m256i pairs = _mm256_maddubs_epi16(codes[j], load32(x.q.data() + xb * 32));
-        const __m256i scaled = _mm256_madd_epi16(pairs, _mm256_set_m128i(_mm_set1_epi16(sbb), _mm_set1_epi16(sa)));
-        const float s = d * x.d[static_cast<size_t>(xb)];
-        acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(scaled), _mm256_set1_ps(s), acc[u]);
-        offset[u] += s * static_cast<float>(sa * x.sum16[2 * xb] + sbb * x.sum16[2 * xb + 1]);
-      }
+      const int8_t* xq = x.qk.data() + sb * 256;
+      __m256i isum = _mm256_setzero_si256();
+      for (int j = 0; j < 8; ++j) isum = madd_acc(isum, _mm256_maddubs_epi16(codes[j], load32(xq + 32 * j)), scale[j]);
+      const __m256i offs = _mm256_madd_epi16(sc16, load32(x.ksum16.data() + sb * 16));
+      isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offs, 5));
+      acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.dk[static_cast<size_t>(sb)]), _mm256_cvtepi32_ps(isum), acc[u]);
     }
   }
-  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) - 32.0f * offset[u];
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
 }
 
 float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
@@ -751,7 +766,8 @@ void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* s
 }  // namespace
 
 bool super_blocks_for(DType t) {
-  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q2_K || t == DType::Q3_K || t == DType::IQ4_XS;
+  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K ||
+         t == DType::IQ4_XS;
 }
 
 void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks) {
