@@ -330,8 +330,8 @@ inline __m256i madd_acc(__m256i acc, __m256i a, __m256i b) {
 template <int T, bool kFive>
 inline void qk_affine_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
   __m256 acc[T];
-  float mins[T];
-  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), mins[u] = 0.0f;
+  __m128 mins[T];  // four partial sums each, added at the end
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), mins[u] = _mm_setzero_ps();
   const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi8(1);
   constexpr int64_t bb = kFive ? 176 : 144;
   for (int64_t sb = 0; sb < nsb; ++sb, w += bb) {
@@ -369,22 +369,25 @@ inline void qk_affine_tile(const uint8_t* w, int64_t nsb, const Q8Activation* co
       // 16 per-16 sums (each |sum| <= 32 * 127, no int16 overflow).
       const __m128i pairs = _mm_hadd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(xsum)),
                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(xsum + 8)));
-      __m128i m4 = _mm_madd_epi16(minv, pairs);
-      m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0x4e));
-      m4 = _mm_add_epi32(m4, _mm_shuffle_epi32(m4, 0xb1));
-      const int32_t msum = _mm_cvtsi128_si32(m4);
+      const __m128i m4 = _mm_madd_epi16(minv, pairs);  // four int32 whose sum is mins · sums
       // codes (< 32) × x codes, pairs summed in int16 (< 2·31·127), then × the sub-block's scale
       // into int32 (exact: the order of the integer sums does not change the result).
-      __m256i isum = _mm256_setzero_si256();
+      // Four independent sums (chains of two): one chain of eight dpwssd waits on its latency.
+      __m256i part[4];
       for (int c = 0; c < 4; ++c) {
-        isum = madd_acc(isum, _mm256_maddubs_epi16(lo[c], load32(xq + 64 * c)), scale[2 * c]);
-        isum = madd_acc(isum, _mm256_maddubs_epi16(hi[c], load32(xq + 64 * c + 32)), scale[2 * c + 1]);
+        part[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(lo[c], load32(xq + 64 * c)), scale[2 * c]);
+        part[c] = madd_acc(part[c], _mm256_maddubs_epi16(hi[c], load32(xq + 64 * c + 32)), scale[2 * c + 1]);
       }
+      const __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
       acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc[u]);
-      mins[u] += dmin * static_cast<float>(msum);
+      mins[u] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(m4), mins[u]);
     }
   }
-  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) - mins[u];
+  for (int u = 0; u < T; ++u) {
+    __m128 m = _mm_add_ps(mins[u], _mm_movehl_ps(mins[u], mins[u]));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    y[u * ldy] = hsum(acc[u]) - _mm_cvtss_f32(m);
+  }
 }
 
 template <bool kFive>
@@ -434,8 +437,12 @@ inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* 
     for (int u = 0; u < T; ++u) {
       const Q8Activation& x = *xs[u];
       const int8_t* xq = x.qk.data() + sb * 256;
-      __m256i isum = _mm256_setzero_si256();
-      for (int j = 0; j < 8; ++j) isum = madd_acc(isum, _mm256_maddubs_epi16(codes[j], load32(xq + 32 * j)), scale[j]);
+      __m256i part[4];  // independent chains, as in qk_affine_tile
+      for (int c = 0; c < 4; ++c) {
+        part[c] = _mm256_madd_epi16(_mm256_maddubs_epi16(codes[c], load32(xq + 32 * c)), scale[c]);
+        part[c] = madd_acc(part[c], _mm256_maddubs_epi16(codes[c + 4], load32(xq + 32 * (c + 4))), scale[c + 4]);
+      }
+      __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
       const __m256i offs = _mm256_madd_epi16(sc16, load32(x.ksum16.data() + sb * 16));
       isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offs, 5));
       acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.dk[static_cast<size_t>(sb)]), _mm256_cvtepi32_ps(isum), acc[u]);

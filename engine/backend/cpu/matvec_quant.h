@@ -1,5 +1,5 @@
-// engine/backend/cpu/matvec_quant.h — y = W x for GGUF block-quantized W (Q8_0, Q4_0, Q4_K, Q5_K,
-// Q6_K), working on the blocks directly: x is quantized once to int8 blocks of 32 (one float scale
+// engine/backend/cpu/matvec_quant.h — y = W x for GGUF block-quantized W (Q8_0, Q4_0, Q4_1, Q5_0,
+// Q5_1, IQ4_NL, Q2_K..Q6_K, IQ4_XS), working on the blocks directly: x is quantized once to int8 blocks of 32 (one float scale
 // each), then every weight block is an integer dot product scaled in float. AVX2 when compiled
 // for it, a portable path otherwise; both are checked against dequantize + float dot in tests.
 // The CPU matvec dispatcher (matvec.h) calls this for quantized dtypes; threads split rows.
@@ -13,8 +13,8 @@ namespace mlascope {
 
 // x as int8 blocks of 32: x[i] ≈ d[i/32] * q[i]; sum16 = sums of q over each 16 values.
 // When n is a multiple of 256, the same x also in blocks of 256 (one scale per super-block, as
-// llama.cpp's Q8_K): the Q4_K/Q5_K kernels then sum integers across a whole super-block before a
-// single float multiply, instead of converting and scaling every 32 values.
+// llama.cpp's Q8_K): the K-quant and IQ4_XS kernels then sum integers across a whole super-block
+// before a single float multiply, instead of converting and scaling every 32 values.
 struct Q8Activation {
   int64_t n = 0;
   std::vector<int8_t> q;      // [n]
@@ -26,7 +26,7 @@ struct Q8Activation {
 };
 
 // n must be a multiple of 32. super_blocks: also fill qk/dk/ksum16 (when n % 256 == 0); only the
-// Q4_K/Q5_K kernels read them (super_blocks_for(W.dtype)), so other products skip that work.
+// kernels of super_blocks_for(W.dtype) read them, so other products skip that work.
 void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks = true);
 bool super_blocks_for(DType t);
 
