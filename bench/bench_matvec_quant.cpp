@@ -95,7 +95,7 @@ int main(int argc, char** argv) {
       const double s_engine = median_seconds([&] { cpu::matmat(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
       std::printf("%-5s %2lld-token batch: integer %7.2f ms, row-to-float %7.2f ms, ratio %.2fx; cpu::matmat %7.2f ms (%s)\n",
                   to_string(t), static_cast<long long>(kTokens), s_mm * 1e3, s_mm_f * 1e3, s_mm_f / s_mm, s_engine * 1e3,
-                  matmat_quant_preferred(t, kTokens) ? "integer tiles" : "float tiles");
+                  matmat_quant_preferred(t) ? "integer tiles" : "float tiles");
     }
     std::printf("%-5s %7.1f MB  median %7.3f ms  %6.2f GB/s of weights  (dequantize+dot %7.3f ms, ratio %.2fx)\n",
                 to_string(t), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,

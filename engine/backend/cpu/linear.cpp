@@ -16,7 +16,7 @@ int64_t row_grain(int64_t cols, int64_t n) { return std::max<int64_t>(1, 65536 /
 // Block-quantized weights take x as int8 blocks. Quantizing here, once per product, keeps every
 // thread chunk from quantizing the same tokens again (at decode that costs as much as the chunk).
 bool integer_path(const TensorView& W, int64_t n) {
-  return dtype_is_quantized(W.dtype) && (n == 1 || matmat_quant_preferred(W.dtype, n));
+  return dtype_is_quantized(W.dtype) && (n == 1 || matmat_quant_preferred(W.dtype));
 }
 
 const Q8Activation* const* quantize_for(const float* X, int64_t cols, int64_t n, bool super_blocks) {

@@ -350,7 +350,7 @@ void matmat(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, 
     return;
   }
 #ifdef MLASCOPE_HAVE_MATVEC_QUANT
-  if (matmat_quant_preferred(W.dtype, n_tokens)) {  // integer dots on the blocks, each token quantized once
+  if (matmat_quant_preferred(W.dtype)) {  // integer dots on the blocks, each token quantized once
     matmat_quant(W, X, ldx, n_tokens, Y, ldy, row_begin, row_end);
     return;
   }

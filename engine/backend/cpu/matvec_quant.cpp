@@ -293,13 +293,6 @@ inline void q8_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* x
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
 }
 
-float simd_q8_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  const Q8Activation* xs[1] = {&x};
-  float y = 0.0f;
-  q8_0_tile<1>(w, n / 32, xs, &y, 0);
-  return y;
-}
-
 float simd_q4_0(const uint8_t* w, const Q8Activation& x, int64_t n) {
   __m256 acc = _mm256_setzero_ps();
   float offset = 0.0f;
@@ -390,14 +383,6 @@ inline void qk_affine_tile(const uint8_t* w, int64_t nsb, const Q8Activation* co
   }
 }
 
-template <bool kFive>
-float simd_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  const Q8Activation* xs[1] = {&x};
-  float y = 0.0f;
-  qk_affine_tile<1, kFive>(w, n / 256, xs, &y, 0);
-  return y;
-}
-
 // Q6_K on one row and T tokens, the same way: 256 codes unpacked once per super-block, x in
 // 256-value blocks, the super-block summed in int32 and scaled once; the -32 offset is the sixteen
 // scales times the sixteen per-16 sums of x codes (one madd).
@@ -449,13 +434,6 @@ inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* 
     }
   }
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
-}
-
-float simd_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  const Q8Activation* xs[1] = {&x};
-  float y = 0.0f;
-  q6_k_tile<1>(w, n / 256, xs, &y, 0);
-  return y;
 }
 
 // 32 fifth bits (bit i = value i) as 32 bytes of 0x10 / 0x00, byte i for value i.
@@ -520,14 +498,6 @@ inline void q4_1_q5_tile(const uint8_t* w, int64_t nb, const Q8Activation* const
     }
   }
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) + offset[u];
-}
-
-template <int kKind>
-float simd_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
-  const Q8Activation* xs[1] = {&x};
-  float y = 0.0f;
-  q4_1_q5_tile<1, kKind>(w, n / 32, xs, &y, 0);
-  return y;
 }
 
 inline __m256i iq4_table() {
@@ -665,6 +635,15 @@ struct Q6kTiles {
   }
 };
 
+// One token (decode): the T = 1 tile, so decode and prompts run the same arithmetic.
+template <class K>
+float one_token(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  const Q8Activation* xs[1] = {&x};
+  float y = 0.0f;
+  K::template tile<1>(w, n, xs, &y, 0);
+  return y;
+}
+
 template <class K>
 void tiled_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy, int64_t r0,
                 int64_t r1) {
@@ -688,14 +667,14 @@ void tiled_rows(const TensorView& W, const Q8Activation* const* xs, int64_t n_to
 
 DotFn simd_kernel(DType t) {
   switch (t) {
-    case DType::Q8_0: return simd_q8_0;
+    case DType::Q8_0: return one_token<Q8_0Tiles>;
     case DType::Q4_0: return simd_q4_0;
-    case DType::Q4_K: return simd_qk_affine<false>;
-    case DType::Q5_K: return simd_qk_affine<true>;
-    case DType::Q6_K: return simd_q6_k;
-    case DType::Q4_1: return simd_q4_1_q5<0>;
-    case DType::Q5_0: return simd_q4_1_q5<1>;
-    case DType::Q5_1: return simd_q4_1_q5<2>;
+    case DType::Q4_K: return one_token<QkAffineTiles<false>>;
+    case DType::Q5_K: return one_token<QkAffineTiles<true>>;
+    case DType::Q6_K: return one_token<Q6kTiles>;
+    case DType::Q4_1: return one_token<Q41Q5Tiles<0>>;
+    case DType::Q5_0: return one_token<Q41Q5Tiles<1>>;
+    case DType::Q5_1: return one_token<Q41Q5Tiles<2>>;
     case DType::IQ4_NL: return simd_iq4_nl;
     case DType::IQ4_XS: return simd_iq4_xs;
     case DType::Q2_K: return simd_q2_k;
@@ -814,8 +793,7 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 #endif
 }
 
-bool matmat_quant_preferred(DType t, int64_t n_tokens) {
-  (void)n_tokens;  // the tiled integer kernels win at every batch size measured (6 and 32 tokens)
+bool matmat_quant_preferred(DType t) {  // the tiled kernels win at every batch size measured (6 and 32 tokens)
   switch (t) {
     case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q5_K: case DType::Q4_1: case DType::Q5_0:
     case DType::Q5_1: return true;

@@ -50,11 +50,11 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t row_begin, int64_t row_end);
 
-// Whether a prompt's product of n_tokens should use matmat_quant rather than cpu::matmat's widened
+// Whether a prompt's product should use matmat_quant rather than cpu::matmat's widened
 // float tiles. Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K have tiled integer kernels (a row's codes
 // unpacked once for 4 tokens); bench_matvec_quant 1408x2048 (a V2-Lite expert), 1 thread, idle:
 // Q4_K 6 tokens 0.33 vs 0.89 ms, 32 tokens 1.84 vs 3.54 ms; Q5_0 0.48 vs 0.77, 2.53 vs 3.45 ms.
-bool matmat_quant_preferred(DType t, int64_t n_tokens);
+bool matmat_quant_preferred(DType t);
 // The same with the tokens already quantized (xs[t] for token t): linear() quantizes each token
 // once per product instead of once per thread chunk.
 void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_tokens, float* Y, int64_t ldy,
