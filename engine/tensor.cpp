@@ -21,6 +21,7 @@ const char* to_string(DType t) {
     case DType::Q8_0: return "Q8_0";
     case DType::Q4_0: return "Q4_0";
     case DType::Q4_K: return "Q4_K";
+    case DType::Q4_K_R: return "Q4_K";  // the same format, held in another order
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
     case DType::Q4_1: return "Q4_1";
@@ -43,6 +44,7 @@ int dtype_block_elems(DType t) {
     case DType::Q5_1:
     case DType::IQ4_NL: return 32;
     case DType::Q4_K:
+    case DType::Q4_K_R:
     case DType::Q5_K:
     case DType::Q6_K:
     case DType::Q2_K:
@@ -65,6 +67,7 @@ int dtype_block_bytes(DType t) {
     case DType::Q8_0: return 34;   // f16 scale + 32 int8
     case DType::Q4_0: return 18;   // f16 scale + 16 bytes of nibbles
     case DType::Q4_K: return 144;  // 2 f16 + 12 scale bytes + 128 nibble bytes
+    case DType::Q4_K_R: return 144;
     case DType::Q5_K: return 176;  // 2 f16 + 12 scale bytes + 32 high bits + 128 nibble bytes
     case DType::Q6_K: return 210;  // 128 low nibbles + 64 high bits + 16 scales + f16
     case DType::Q4_1: return 20;   // f16 scale + f16 min + 16 bytes of nibbles

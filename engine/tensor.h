@@ -31,6 +31,10 @@ enum class DType : uint8_t {
   Q3_K,
   IQ4_NL,
   IQ4_XS,
+  // Not a file type: Q4_K blocks whose nibbles are reordered for the CPU's integer dot products
+  // (weights/quant.h, q4_k_to_cpu_layout), made at load from Q4_K held in memory the process owns.
+  // Same values, scales and size; reported as "Q4_K" everywhere a user reads a dtype.
+  Q4_K_R,
 };
 
 const char* to_string(DType t);

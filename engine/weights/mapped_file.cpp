@@ -82,6 +82,15 @@ MappedFile::MappedFile(const std::filesystem::path& path, const char* where, con
   ::close(fd);
 }
 
+bool MappedFile::rewrite(const std::function<void(uint8_t*, uint64_t)>& edit) {
+  if (!resident_ || !data_) return false;
+  auto* p = const_cast<uint8_t*>(data_);  // our own anonymous memory (see the constructor)
+  if (::mprotect(p, size_, PROT_READ | PROT_WRITE) != 0) return false;
+  edit(p, size_);
+  ::mprotect(p, size_, PROT_READ);
+  return true;
+}
+
 MappedFile::~MappedFile() {
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
 }

@@ -35,6 +35,9 @@ class MappedFile {
   uint64_t size() const { return size_; }
   const std::string& path() const { return path_; }
   bool resident() const { return resident_; }
+  // Runs edit on the bytes with write access, for a resident file only (a mapping is the page
+  // cache's and stays untouched): false when mapped. Read-only again afterwards.
+  bool rewrite(const std::function<void(uint8_t* data, uint64_t size)>& edit);
 
   // The policy for files opened from now on (the front ends' --mmap sets Map).
   static void set_residency(Residency r);

@@ -570,6 +570,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
         break;
       }
       case DType::Q4_K: dequant_q4k(p, dst); break;
+      case DType::Q4_K_R: {
+        uint8_t block[144];
+        q4_k_from_cpu_layout(p, block);
+        dequant_q4k(block, dst);
+        break;
+      }
       case DType::Q5_K: dequant_q5k(p, dst); break;
       case DType::Q6_K: dequant_q6k(p, dst); break;
       case DType::Q4_1: dequant_q4_1(p, dst); break;
@@ -583,6 +589,26 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
     }
   }
 }
+
+namespace {
+// out chunk c, word i = nibble plane (i % 2) of in chunk i/2's words 2c (low) and 2c+1 (high).
+void q4_k_reorder(const uint8_t* in, uint8_t* out) {
+  std::memcpy(out, in, 16);
+  uint32_t w[32], o[32];
+  std::memcpy(w, in + 16, 128);
+  for (int c = 0; c < 4; ++c)
+    for (int i = 0; i < 8; ++i) {
+      const int shift = 4 * (i % 2);
+      const uint32_t lo = (w[8 * (i / 2) + 2 * c] >> shift) & 0x0f0f0f0fu;
+      const uint32_t hi = (w[8 * (i / 2) + 2 * c + 1] >> shift) & 0x0f0f0f0fu;
+      o[8 * c + i] = lo | (hi << 4);
+    }
+  std::memcpy(out + 16, o, 128);
+}
+}  // namespace
+
+void q4_k_to_cpu_layout(const uint8_t* in, uint8_t* out) { q4_k_reorder(in, out); }
+void q4_k_from_cpu_layout(const uint8_t* in, uint8_t* out) { q4_k_reorder(in, out); }
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   auto* p = static_cast<uint8_t*>(dst);

@@ -30,6 +30,16 @@ namespace mlascope {
 // n values (a multiple of the block size) from the blocks at `src` into `dst`.
 void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 
+// Q4_K's CPU layout (DType::Q4_K_R), one 144-byte block, in != out. The file keeps a 64-value
+// chunk's 32 bytes as two sub-blocks (low nibbles, high nibbles), so a 256-bit register holds one
+// sub-block and every register's products need that sub-block's scale. Here, with group (j, k) the
+// values 4k..4k+3 of sub-block j, chunk c's bytes 4j..4j+3 hold groups (j, 2c) in their low and
+// (j, 2c+1) in their high nibbles: 32-bit lane j of every register is sub-block j, a VNNI dot
+// product sums each sub-block in its own lane, and the eight scales apply once per super-block.
+// Header (d, dmin, 12 scale bytes) unchanged. The reordering is its own inverse.
+void q4_k_to_cpu_layout(const uint8_t* in, uint8_t* out);
+void q4_k_from_cpu_layout(const uint8_t* in, uint8_t* out);
+
 // n floats into dtype t (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; n a multiple
 // of the block size). The 32-value types round against the block's range (as llama.cpp's reference
 // quantizers do); Q4_K/Q5_K/Q6_K search each sub-block's scale (and min) by least squares and refine

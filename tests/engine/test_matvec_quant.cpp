@@ -41,7 +41,7 @@ Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
       case DType::Q6_K: put(208); break;
       case DType::Q3_K: put(108); break;
       case DType::Q2_K: put(80), put(82); break;
-      case DType::Q4_K: case DType::Q5_K: case DType::Q4_1: case DType::Q5_1: put(0), put(2); break;
+      case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1: case DType::Q5_1: put(0), put(2); break;
       default: put(0); break;  // Q8_0, Q4_0, Q5_0, IQ4_NL, IQ4_XS
     }
   }
@@ -80,8 +80,8 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
     m.view.row_to_f32(r, w.data());
     double exact_q = 0, exact = 0, mag = 0, bound = 0;
     // Q2_K..Q6_K and IQ4_XS take x in 256-value blocks (one scale per super-block), the others in 32s.
-    const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K ||
-                   t == DType::IQ4_XS;
+    const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K ||
+                   t == DType::Q6_K || t == DType::IQ4_XS;
     ASSERT_EQ(k, super_blocks_for(t));
     for (int64_t i = 0; i < cols; ++i) {
       const double dx = k ? xq.dk[i / 256] : xq.d[i / 32];
@@ -100,8 +100,11 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
 INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
-                                           DType::Q6_K, DType::IQ4_XS),
-                         [](const ::testing::TestParamInfo<DType>& p) { return std::string(to_string(p.param)); });
+                                           DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R),
+                         [](const ::testing::TestParamInfo<DType>& p) {
+                           // Q4_K_R reads as "Q4_K" to users; test names must differ.
+                           return p.param == DType::Q4_K_R ? std::string("Q4_K_cpu_layout") : std::string(to_string(p.param));
+                         });
 
 TEST_P(MatvecQuant, BatchedEqualsPerToken) {
   const DType t = GetParam();

@@ -459,3 +459,29 @@ TEST(Dequant, Q4_KRandomBlocksMatchTheDefinition) {
     }
   }
 }
+
+// Q4_K's CPU layout: every code sits where quant.h says (chunk c, bytes 4j..4j+3: values 8c..8c+3 of
+// sub-block j in the low nibbles, 8c+4..8c+7 in the high), the header is untouched, the reordering
+// undoes itself, and a Q4_K_R block dequantizes to exactly its Q4_K values.
+TEST(Dequant, Q4_KCpuLayoutPlacesEveryCodeAndRoundTrips) {
+  std::mt19937 rng(17);
+  for (int trial = 0; trial < 100; ++trial) {
+    std::vector<uint8_t> b(144), r(144), back(144);
+    for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+    const uint16_t hd = f32_to_f16(0.02f), hm = f32_to_f16(0.03f);
+    std::memcpy(b.data(), &hd, 2);
+    std::memcpy(b.data() + 2, &hm, 2);
+    q4_k_to_cpu_layout(b.data(), r.data());
+    ASSERT_EQ(0, std::memcmp(b.data(), r.data(), 16)) << "header";
+    for (int j = 0; j < 8; ++j)
+      for (int i = 0; i < 32; ++i) {
+        const int file_code = (b[static_cast<size_t>(16 + 32 * (j / 2) + i)] >> (4 * (j % 2))) & 0x0f;
+        const int c = i / 8, p = i % 4, high = (i % 8) / 4;
+        const int cpu_code = (r[static_cast<size_t>(16 + 32 * c + 4 * j + p)] >> (4 * high)) & 0x0f;
+        ASSERT_EQ(cpu_code, file_code) << "trial " << trial << " sub-block " << j << " value " << i;
+      }
+    q4_k_from_cpu_layout(r.data(), back.data());
+    ASSERT_EQ(back, b);
+    EXPECT_EQ(deq(DType::Q4_K_R, r, 256), deq(DType::Q4_K, b, 256));
+  }
+}

@@ -92,6 +92,33 @@ float dot_qk_affine(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q4_K in the CPU layout (weights/quant.h): chunk c, bytes 4j..4j+3 hold values 8c..8c+3 (low
+// nibbles) and 8c+4..8c+7 (high) of sub-block j. Otherwise as Q4_K.
+float dot_q4_k_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t sb = 0; sb < n / 256; ++sb, w += 144) {
+    const float dx = x.dk[static_cast<size_t>(sb)];
+    const float d = rdf16(w) * dx, dmin = rdf16(w + 2) * dx;
+    const uint8_t* qs = w + 16;
+    const int8_t* xq = x.qk.data() + sb * 256;
+    int32_t isum = 0, msum = 0;
+    for (int j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      k_scale_min(j, w + 4, &sc, &m);
+      int32_t s = 0;
+      for (int c = 0; c < 4; ++c)
+        for (int p = 0; p < 4; ++p) {
+          const uint8_t b = qs[32 * c + 4 * j + p];
+          s += (b & 0x0f) * xq[32 * j + 8 * c + p] + (b >> 4) * xq[32 * j + 8 * c + 4 + p];
+        }
+      isum += sc * s;
+      msum += m * (x.ksum16[static_cast<size_t>(sb * 16 + 2 * j)] + x.ksum16[static_cast<size_t>(sb * 16 + 2 * j + 1)]);
+    }
+    acc += d * static_cast<float>(isum) - dmin * static_cast<float>(msum);
+  }
+  return acc;
+}
+
 // Q6_K takes x in 256-value blocks (as llama.cpp's Q8_K): the whole super-block sums in integers
 // (|sum| < 2^28), the -32 offset through the per-16 sums of x codes, then one float multiply.
 float dot_q6_k(const uint8_t* w, const Q8Activation& x, int64_t n) {
@@ -233,6 +260,7 @@ DotFn portable_kernel(DType t) {
     case DType::Q8_0: return dot_q8_0;
     case DType::Q4_0: return dot_q4_0;
     case DType::Q4_K: return dot_qk_affine<false>;
+    case DType::Q4_K_R: return dot_q4_k_r;
     case DType::Q5_K: return dot_qk_affine<true>;
     case DType::Q6_K: return dot_q6_k;
     case DType::Q4_1: return dot_q4_1_q5<0>;
@@ -374,6 +402,69 @@ inline void qk_affine_tile(const uint8_t* w, int64_t nsb, const Q8Activation* co
       const __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
       acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(d), _mm256_cvtepi32_ps(isum), acc[u]);
       mins[u] = _mm_fmadd_ps(_mm_set1_ps(dmin), _mm_cvtepi32_ps(m4), mins[u]);
+    }
+  }
+  for (int u = 0; u < T; ++u) {
+    __m128 m = _mm_add_ps(mins[u], _mm_movehl_ps(mins[u], mins[u]));
+    m = _mm_add_ss(m, _mm_movehdup_ps(m));
+    y[u * ldy] = hsum(acc[u]) - _mm_cvtss_f32(m);
+  }
+}
+
+// Q4_K in the CPU layout on one row and T tokens. Lane j of every register is sub-block j, so the
+// dot products leave each sub-block's integer sum in its own lane; the eight scales then multiply
+// once per super-block (one mullo) instead of once per register. x comes as qp: each super-block's
+// 64 four-value groups in the same order (quantize_activation). With VNNI the high nibbles stay in
+// place (16 times the code: exact in int32, one shift after the sums instead of one per register).
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_epi32(acc, u, s); }
+constexpr int kHighAt = 4;
+#elif defined(__AVXVNNI__)
+inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+constexpr int kHighAt = 4;
+#else
+inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) {  // u < 16: the int16 pair sums cannot saturate
+  return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+constexpr int kHighAt = 0;
+#endif
+
+template <int T>
+inline void q4_k_r_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  __m128 mins[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps(), mins[u] = _mm_setzero_ps();
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  for (int64_t sb = 0; sb < nsb; ++sb, w += 144) {
+    const float dw = rdf16(w), dminw = rdf16(w + 2);
+    uint32_t packed[4];
+    k_scales_mins(w + 4, packed);
+    const __m256i scales = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed)));
+    const __m128i minv = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(packed + 2)));
+    __m256i lo[4], hi[4];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = load32(w + 16 + 32 * c);
+      lo[c] = _mm256_and_si256(raw, nib);
+      hi[c] = kHighAt ? _mm256_andnot_si256(nib, raw) : _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+    }
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const float dx = x.dk[static_cast<size_t>(sb)];
+      const int8_t* xq = x.qp.data() + sb * 256;
+      // Two chains each for the low and the high nibbles: one chain of eight waits on its latency.
+      __m256i l0 = _mm256_setzero_si256(), l1 = l0, h0 = l0, h1 = l0;
+      l0 = dot4_acc(l0, lo[0], load32(xq));
+      h0 = dot4_acc(h0, hi[0], load32(xq + 32));
+      l1 = dot4_acc(l1, lo[1], load32(xq + 64));
+      h1 = dot4_acc(h1, hi[1], load32(xq + 96));
+      l0 = dot4_acc(l0, lo[2], load32(xq + 128));
+      h0 = dot4_acc(h0, hi[2], load32(xq + 160));
+      l1 = dot4_acc(l1, lo[3], load32(xq + 192));
+      h1 = dot4_acc(h1, hi[3], load32(xq + 224));
+      const __m256i sub = _mm256_add_epi32(_mm256_add_epi32(l0, l1), _mm256_srai_epi32(_mm256_add_epi32(h0, h1), kHighAt));
+      const __m128i m4 = _mm_madd_epi16(minv, _mm_loadu_si128(reinterpret_cast<const __m128i*>(x.ksum32.data() + sb * 8)));
+      acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * dx), _mm256_cvtepi32_ps(_mm256_mullo_epi32(sub, scales)), acc[u]);
+      mins[u] = _mm_fmadd_ps(_mm_set1_ps(dminw * dx), _mm_cvtepi32_ps(m4), mins[u]);
     }
   }
   for (int u = 0; u < T; ++u) {
@@ -628,6 +719,12 @@ struct Q41Q5Tiles {
     q4_1_q5_tile<T, kKind>(w, cols / 32, xs, y, ldy);
   }
 };
+struct Q4kCpuLayoutTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q4_k_r_tile<T>(w, cols / 256, xs, y, ldy);
+  }
+};
 struct Q6kTiles {
   template <int T>
   static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
@@ -670,6 +767,7 @@ DotFn simd_kernel(DType t) {
     case DType::Q8_0: return one_token<Q8_0Tiles>;
     case DType::Q4_0: return simd_q4_0;
     case DType::Q4_K: return one_token<QkAffineTiles<false>>;
+    case DType::Q4_K_R: return one_token<Q4kCpuLayoutTiles>;
     case DType::Q5_K: return one_token<QkAffineTiles<true>>;
     case DType::Q6_K: return one_token<Q6kTiles>;
     case DType::Q4_1: return one_token<Q41Q5Tiles<0>>;
@@ -752,7 +850,7 @@ void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* s
 }  // namespace
 
 bool super_blocks_for(DType t) {
-  return t == DType::Q4_K || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K ||
+  return t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K ||
          t == DType::IQ4_XS;
 }
 
@@ -768,9 +866,21 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool supe
   out.qk.resize(k ? static_cast<size_t>(n) : 0);
   out.dk.resize(k ? static_cast<size_t>(n / 256) : 0);
   out.ksum16.resize(k ? static_cast<size_t>(n / 16) : 0);
-  if (k)
-    for (int64_t b = 0; b < n / 256; ++b)
-      quantize_block(x + b * 256, 256, out.qk.data() + b * 256, out.dk.data() + b, out.ksum16.data() + b * 16);
+  out.qp.resize(k ? static_cast<size_t>(n) : 0);
+  out.ksum32.resize(k ? static_cast<size_t>(n / 32) : 0);
+  if (!k) return;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    quantize_block(x + b * 256, 256, out.qk.data() + b * 256, out.dk.data() + b, out.ksum16.data() + b * 16);
+    // qp: group (j, m) (values 4m..4m+3 of sub-block j) moves from 8j + m to 8m + j, an 8x8
+    // transpose of four-byte groups, which is Q4_K_R's order of the weight codes.
+    uint32_t g[64];
+    std::memcpy(g, out.qk.data() + b * 256, 256);
+    auto* qp = out.qp.data() + b * 256;
+    for (int m = 0; m < 8; ++m)
+      for (int j = 0; j < 8; ++j) std::memcpy(qp + 4 * (8 * m + j), &g[8 * j + m], 4);
+  }
+  for (int64_t i = 0; i < n / 32; ++i)
+    out.ksum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.ksum16[static_cast<size_t>(2 * i)] + out.ksum16[static_cast<size_t>(2 * i + 1)]);
 }
 
 bool matvec_quant_has_simd() {
@@ -795,8 +905,8 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 
 bool matmat_quant_preferred(DType t) {  // the tiled kernels win at every batch size measured (6 and 32 tokens)
   switch (t) {
-    case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q5_K: case DType::Q4_1: case DType::Q5_0:
-    case DType::Q5_1: return true;
+    case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1:
+    case DType::Q5_0: case DType::Q5_1: return true;
     default: return false;
   }
 }
@@ -814,6 +924,7 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
   switch (W.dtype) {
     case DType::Q8_0: return tiled_rows<Q8_0Tiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_K: return tiled_rows<QkAffineTiles<false>>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q4_K_R: return tiled_rows<Q4kCpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_K: return tiled_rows<QkAffineTiles<true>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q6_K: return tiled_rows<Q6kTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_1: return tiled_rows<Q41Q5Tiles<0>>(W, xs, n_tokens, Y, ldy, r0, r1);

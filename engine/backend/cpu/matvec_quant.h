@@ -23,6 +23,8 @@ struct Q8Activation {
   std::vector<int8_t> qk;     // [n] or empty: x[i] ≈ dk[i/256] * qk[i]
   std::vector<float> dk;      // [n / 256]
   std::vector<int16_t> ksum16;  // [n / 16] sums of qk over each 16 values
+  std::vector<int8_t> qp;       // qk in Q4_K_R's order: per super-block, four-value group (j, m) at 8m + j
+  std::vector<int16_t> ksum32;  // [n / 32] sums of qk over each 32 values (a Q4_K sub-block)
 };
 
 // n must be a multiple of 32. super_blocks: also fill qk/dk/ksum16 (when n % 256 == 0); only the
