@@ -30,7 +30,8 @@ double median_seconds(F&& f, int reps) {
 }
 }  // namespace
 
-// usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0)
+// usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0; Q4_K_R: Q4_K
+// reordered as the engine holds it in memory)
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 8192, cols = argc > 2 ? std::atoll(argv[2]) : 4096;
   const char* only = argc > 3 ? argv[3] : nullptr;
@@ -41,8 +42,10 @@ int main(int argc, char** argv) {
   std::printf("matvec_quant %lld x %lld, 1 thread, SIMD %s\n", static_cast<long long>(rows),
               static_cast<long long>(cols), matvec_quant_has_simd() ? "AVX2" : "none");
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K,
-                  DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
-    if (only && std::string(to_string(t)) != only) continue;
+                  DType::Q3_K, DType::Q4_K, DType::Q4_K_R, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
+    // Q4_K_R: Q4_K as the engine holds it after loading into memory (reordered for these kernels).
+    const std::string label = t == DType::Q4_K_R ? "Q4_K_R" : to_string(t);
+    if (only && label != only) continue;
     const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));
     std::vector<uint8_t> w(row_bytes * static_cast<size_t>(rows));
     if (t == DType::Q2_K || t == DType::Q3_K || t == DType::IQ4_NL || t == DType::IQ4_XS) {
@@ -56,8 +59,14 @@ int main(int argc, char** argv) {
     } else {
       for (int64_t r = 0; r < rows; ++r) {
         for (float& v : row) v = g(rng);
-        quantize_row(t, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
+        quantize_row(t == DType::Q4_K_R ? DType::Q4_K : t, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
       }
+      if (t == DType::Q4_K_R)
+        for (size_t off = 0; off < w.size(); off += 144) {
+          uint8_t block[144];
+          q4_k_to_cpu_layout(&w[off], block);
+          std::memcpy(&w[off], block, 144);
+        }
     }
     TensorView v;
     v.name = "w";
@@ -93,12 +102,12 @@ int main(int argc, char** argv) {
           5);
       // What the engine runs for a prompt (cpu::matmat picks integer tiles or widened float tiles).
       const double s_engine = median_seconds([&] { cpu::matmat(v, X.data(), cols, kTokens, Y.data(), rows, 0, rows); }, 5);
-      std::printf("%-5s %2lld-token batch: integer %7.2f ms, row-to-float %7.2f ms, ratio %.2fx; cpu::matmat %7.2f ms (%s)\n",
-                  to_string(t), static_cast<long long>(kTokens), s_mm * 1e3, s_mm_f * 1e3, s_mm_f / s_mm, s_engine * 1e3,
+      std::printf("%-6s %2lld-token batch: integer %7.2f ms, row-to-float %7.2f ms, ratio %.2fx; cpu::matmat %7.2f ms (%s)\n",
+                  label.c_str(), static_cast<long long>(kTokens), s_mm * 1e3, s_mm_f * 1e3, s_mm_f / s_mm, s_engine * 1e3,
                   matmat_quant_preferred(t) ? "integer tiles" : "float tiles");
     }
-    std::printf("%-5s %7.1f MB  median %7.3f ms  %6.2f GB/s of weights  (dequantize+dot %7.3f ms, ratio %.2fx)\n",
-                to_string(t), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,
+    std::printf("%-6s %7.1f MB  median %7.3f ms  %6.2f GB/s of weights  (dequantize+dot %7.3f ms, ratio %.2fx)\n",
+                label.c_str(), static_cast<double>(w.size()) / 1e6, s * 1e3, static_cast<double>(w.size()) / s / 1e9,
                 s_deq * 1e3, s_deq / s);
   }
   // The stored float types: decode matvec (GB/s of weights) and the 32-token prefill tile
