@@ -30,8 +30,8 @@ double median_seconds(F&& f, int reps) {
 }
 }  // namespace
 
-// usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0; Q4_K_R: Q4_K
-// reordered as the engine holds it in memory)
+// usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0; Q4_K_R, Q5_0_R:
+// Q4_K, Q5_0 reordered as the engine holds them in memory)
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 8192, cols = argc > 2 ? std::atoll(argv[2]) : 4096;
   const char* only = argc > 3 ? argv[3] : nullptr;
@@ -42,9 +42,11 @@ int main(int argc, char** argv) {
   std::printf("matvec_quant %lld x %lld, 1 thread, SIMD %s\n", static_cast<long long>(rows),
               static_cast<long long>(cols), matvec_quant_has_simd() ? "AVX2" : "none");
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K,
-                  DType::Q3_K, DType::Q4_K, DType::Q4_K_R, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
-    // Q4_K_R: Q4_K as the engine holds it after loading into memory (reordered for these kernels).
-    const std::string label = t == DType::Q4_K_R ? "Q4_K_R" : to_string(t);
+                  DType::Q3_K, DType::Q4_K, DType::Q4_K_R, DType::Q5_0_R, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
+    // Q4_K_R / Q5_0_R: Q4_K / Q5_0 as the engine holds them after loading into memory (reordered
+    // for these kernels).
+    const DType file_type = t == DType::Q4_K_R ? DType::Q4_K : t == DType::Q5_0_R ? DType::Q5_0 : t;
+    const std::string label = t == DType::Q4_K_R ? "Q4_K_R" : t == DType::Q5_0_R ? "Q5_0_R" : to_string(t);
     if (only && label != only) continue;
     const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));
     std::vector<uint8_t> w(row_bytes * static_cast<size_t>(rows));
@@ -59,14 +61,15 @@ int main(int argc, char** argv) {
     } else {
       for (int64_t r = 0; r < rows; ++r) {
         for (float& v : row) v = g(rng);
-        quantize_row(t == DType::Q4_K_R ? DType::Q4_K : t, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
+        quantize_row(file_type, row.data(), w.data() + static_cast<size_t>(r) * row_bytes, cols);
       }
-      if (t == DType::Q4_K_R)
-        for (size_t off = 0; off < w.size(); off += 144) {
-          uint8_t block[144];
-          q4_k_to_cpu_layout(&w[off], block);
-          std::memcpy(&w[off], block, 144);
+      if (file_type != t) {
+        std::vector<uint8_t> reordered(row_bytes);
+        for (int64_t r = 0; r < rows; ++r) {
+          row_to_cpu_layout(file_type, w.data() + static_cast<size_t>(r) * row_bytes, reordered.data(), cols);
+          std::memcpy(w.data() + static_cast<size_t>(r) * row_bytes, reordered.data(), row_bytes);
         }
+      }
     }
     TensorView v;
     v.name = "w";

@@ -26,6 +26,7 @@ const char* to_string(DType t) {
     case DType::Q6_K: return "Q6_K";
     case DType::Q4_1: return "Q4_1";
     case DType::Q5_0: return "Q5_0";
+    case DType::Q5_0_R: return "Q5_0";  // the same format, held in another order
     case DType::Q5_1: return "Q5_1";
     case DType::Q2_K: return "Q2_K";
     case DType::Q3_K: return "Q3_K";
@@ -41,6 +42,7 @@ int dtype_block_elems(DType t) {
     case DType::Q4_0:
     case DType::Q4_1:
     case DType::Q5_0:
+    case DType::Q5_0_R:
     case DType::Q5_1:
     case DType::IQ4_NL: return 32;
     case DType::Q4_K:
@@ -72,6 +74,7 @@ int dtype_block_bytes(DType t) {
     case DType::Q6_K: return 210;  // 128 low nibbles + 64 high bits + 16 scales + f16
     case DType::Q4_1: return 20;   // f16 scale + f16 min + 16 bytes of nibbles
     case DType::Q5_0: return 22;   // f16 scale + 4 bytes of fifth bits + 16 bytes of nibbles
+    case DType::Q5_0_R: return 22;
     case DType::Q5_1: return 24;   // f16 scale + f16 min + 4 bytes of fifth bits + 16 bytes of nibbles
     case DType::Q2_K: return 84;   // 16 scale/min bytes + 64 bytes of 2-bit codes + 2 f16
     case DType::Q3_K: return 110;  // 32 bytes of high bits + 64 bytes of 2-bit codes + 12 scale bytes + f16

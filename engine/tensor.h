@@ -35,6 +35,9 @@ enum class DType : uint8_t {
   // (weights/quant.h, q4_k_to_cpu_layout), made at load from Q4_K held in memory the process owns.
   // Same values, scales and size; reported as "Q4_K" everywhere a user reads a dtype.
   Q4_K_R,
+  // Not a file type either: Q5_0 rows with each run of 8 blocks (256 values) regrouped so that
+  // 32-bit lane j of a register is block j (weights/quant.h, q5_0_row_to_cpu_layout). Reads as "Q5_0".
+  Q5_0_R,
 };
 
 const char* to_string(DType t);

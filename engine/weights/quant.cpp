@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -551,6 +552,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   const int64_t be = dtype_block_elems(t);
   const int64_t bb = dtype_block_bytes(t);
   if (be <= 1 || n % be != 0) fail("quant", to_string(t), "row length is not a whole number of blocks");
+  if (t == DType::Q5_0_R) {  // groups of 8 blocks: back to the file's layout, then as Q5_0
+    thread_local std::vector<uint8_t> row;
+    row.resize(dtype_bytes(t, static_cast<size_t>(n)));
+    q5_0_row_from_cpu_layout(p, row.data(), n / 32);
+    return dequantize_row(DType::Q5_0, row.data(), dst, n);
+  }
   for (int64_t b = 0; b < n / be; ++b, p += bb, dst += be) {
 #if defined(__AVX2__) && defined(__FMA__)
     if (dequant_block_simd(t, p, dst)) continue;
@@ -609,6 +616,74 @@ void q4_k_reorder(const uint8_t* in, uint8_t* out) {
 
 void q4_k_to_cpu_layout(const uint8_t* in, uint8_t* out) { q4_k_reorder(in, out); }
 void q4_k_from_cpu_layout(const uint8_t* in, uint8_t* out) { q4_k_reorder(in, out); }
+
+namespace {
+// A Q5_0 block's value i (0..31) as its 5-bit code.
+inline int q5_0_code(const uint8_t* b, int i) {
+  uint32_t qh;
+  std::memcpy(&qh, b + 2, 4);
+  return ((b[6 + i % 16] >> (4 * (i / 16))) & 0x0f) | static_cast<int>(((qh >> i) & 1u) << 4);
+}
+}  // namespace
+
+void q5_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
+  const int64_t groups = nb / 8;
+  for (int64_t g = 0; g < groups; ++g, in += 176, out += 176) {
+    uint32_t masks[8] = {};
+    for (int j = 0; j < 8; ++j) std::memcpy(out + 2 * j, in + 22 * j, 2);
+    for (int c = 0; c < 4; ++c)
+      for (int j = 0; j < 8; ++j)
+        for (int p = 0; p < 4; ++p) {
+          const int lo = q5_0_code(in + 22 * j, 8 * c + p), hi = q5_0_code(in + 22 * j, 8 * c + 4 + p);
+          out[16 + 32 * c + 4 * j + p] = static_cast<uint8_t>((lo & 0x0f) | ((hi & 0x0f) << 4));
+          masks[2 * c] |= static_cast<uint32_t>(lo >> 4) << (4 * j + p);
+          masks[2 * c + 1] |= static_cast<uint32_t>(hi >> 4) << (4 * j + p);
+        }
+    std::memcpy(out + 144, masks, 32);
+  }
+  std::memcpy(out, in, static_cast<size_t>(nb % 8) * 22);
+}
+
+void q5_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
+  const int64_t groups = nb / 8;
+  for (int64_t g = 0; g < groups; ++g, in += 176, out += 176) {
+    uint32_t masks[8];
+    std::memcpy(masks, in + 144, 32);
+    for (int j = 0; j < 8; ++j) {
+      uint8_t* b = out + 22 * j;
+      std::memcpy(b, in + 2 * j, 2);
+      uint32_t qh = 0;
+      std::memset(b + 6, 0, 16);
+      for (int i = 0; i < 32; ++i) {
+        const int c = i / 8, high = (i % 8) / 4, p = i % 4;
+        const int code = ((in[16 + 32 * c + 4 * j + p] >> (4 * high)) & 0x0f) |
+                         static_cast<int>(((masks[2 * c + high] >> (4 * j + p)) & 1u) << 4);
+        b[6 + i % 16] |= static_cast<uint8_t>((code & 0x0f) << (4 * (i / 16)));
+        qh |= static_cast<uint32_t>(code >> 4) << i;
+      }
+      std::memcpy(b + 2, &qh, 4);
+    }
+  }
+  std::memcpy(out, in, static_cast<size_t>(nb % 8) * 22);
+}
+
+DType cpu_layout_of(DType t) {
+  switch (t) {
+    case DType::Q4_K: return DType::Q4_K_R;
+    case DType::Q5_0: return DType::Q5_0_R;
+    default: return t;
+  }
+}
+
+void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n) {
+  switch (t) {
+    case DType::Q4_K:
+      for (int64_t b = 0; b < n / 256; ++b) q4_k_to_cpu_layout(in + 144 * b, out + 144 * b);
+      return;
+    case DType::Q5_0: return q5_0_row_to_cpu_layout(in, out, n / 32);
+    default: std::memcpy(out, in, dtype_bytes(t, static_cast<size_t>(n)));
+  }
+}
 
 void quantize_row(DType t, const float* src, void* dst, int64_t n) {
   auto* p = static_cast<uint8_t*>(dst);

@@ -40,6 +40,21 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n);
 void q4_k_to_cpu_layout(const uint8_t* in, uint8_t* out);
 void q4_k_from_cpu_layout(const uint8_t* in, uint8_t* out);
 
+// Q5_0's CPU layout (DType::Q5_0_R), one row of nb blocks, in != out. Each run of 8 blocks (a
+// group, 176 bytes) becomes: the 8 f16 scales; 128 bytes of nibbles where chunk c's bytes
+// 4j..4j+3 hold values 8c..8c+3 (low nibbles) and 8c+4..8c+7 (high) of block j; then 8 u32 masks
+// of fifth bits, one per 32 bytes of codes (mask 2c: the low nibbles of chunk c, 2c+1: the high;
+// bit 4j+p for byte 4j+p). Lane j of every register is then block j: one VNNI dot per 32 bytes
+// sums each block in its own lane and the 8 scales apply in one multiply. The last nb % 8 blocks
+// stay as the file has them. Whole rows only (groups start at the row's first block).
+void q5_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
+void q5_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
+
+// The in-memory layout the CPU kernels prefer for t (Q4_K -> Q4_K_R, Q5_0 -> Q5_0_R), or t itself.
+DType cpu_layout_of(DType t);
+// One row of n values from t's file layout into cpu_layout_of(t)'s, in != out.
+void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n);
+
 // n floats into dtype t (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; n a multiple
 // of the block size). The 32-value types round against the block's range (as llama.cpp's reference
 // quantizers do); Q4_K/Q5_K/Q6_K search each sub-block's scale (and min) by least squares and refine

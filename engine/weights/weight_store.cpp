@@ -19,36 +19,74 @@ WeightStore::~WeightStore() = default;
 WeightStore::WeightStore(WeightStore&&) noexcept = default;
 WeightStore& WeightStore::operator=(WeightStore&&) noexcept = default;
 
-uint64_t WeightStore::reorder_q4_k_for_cpu() {
+uint64_t WeightStore::reorder_for_cpu() {
   uint64_t done = 0;
   for (size_t fi = 0; fi < files_.size(); ++fi) {
     MappedFile& file = *files_[fi];
     if (!file.resident()) continue;
-    std::vector<std::pair<TensorView*, uint64_t>> views;  // with their offsets in the file
+    struct Piece {
+      DType type;
+      uint64_t offset, rows, row_bytes;
+      int64_t cols;
+    };
+    struct Candidate {
+      TensorView* t;
+      uint64_t offset;
+    };
+    std::vector<Candidate> found;
     for (auto& [name, entry] : tensors_) {
       TensorView& t = entry.first;
-      if (entry.second != static_cast<int>(fi) || t.dtype != DType::Q4_K || t.nbytes % 144 != 0) continue;
+      if (entry.second != static_cast<int>(fi) || cpu_layout_of(t.dtype) == t.dtype || t.shape.empty()) continue;
+      const int64_t cols = t.cols();
+      if (cols <= 0 || cols % dtype_block_elems(t.dtype) != 0) continue;
+      const uint64_t row_bytes = dtype_bytes(t.dtype, static_cast<size_t>(cols));
       const auto* p = static_cast<const uint8_t*>(t.data);
-      if (p < file.data() || p + t.nbytes > file.data() + file.size()) continue;  // a kept copy, not the file's
-      views.emplace_back(&t, static_cast<uint64_t>(p - file.data()));
+      if (t.nbytes % row_bytes != 0 || p < file.data() || p + t.nbytes > file.data() + file.size())
+        continue;  // a kept copy, not the file's bytes
+      found.push_back({&t, static_cast<uint64_t>(p - file.data())});
+    }
+    // Bytes are reordered once: two names for the same bytes share the result; tensors whose bytes
+    // partly overlap another's keep the file's layout, both of them.
+    std::sort(found.begin(), found.end(), [](const Candidate& a, const Candidate& b) {
+      return a.offset != b.offset ? a.offset < b.offset : a.t->nbytes < b.t->nbytes;
+    });
+    std::vector<bool> overlaps(found.size(), false);
+    size_t reach = 0;  // the candidate so far whose bytes end last
+    for (size_t i = 1; i < found.size(); ++i) {
+      const Candidate &a = found[reach], &b = found[i];
+      const bool alias = a.offset == b.offset && a.t->nbytes == b.t->nbytes && a.t->dtype == b.t->dtype && a.t->cols() == b.t->cols();
+      if (!alias && b.offset < a.offset + a.t->nbytes) overlaps[reach] = overlaps[i] = true;
+      if (b.offset + b.t->nbytes > a.offset + a.t->nbytes) reach = i;
+    }
+    std::vector<TensorView*> views;
+    std::vector<Piece> pieces;
+    for (size_t i = 0; i < found.size(); ++i) {
+      if (overlaps[i]) continue;
+      TensorView& t = *found[i].t;
+      views.push_back(&t);
+      if (i > 0 && !overlaps[i - 1] && found[i - 1].offset == found[i].offset) continue;  // an alias: reordered once
+      // Pieces of ~8 MiB, taken by as many threads as there are cores (a 10 GB Q4_K_M file: ~1 s
+      // on one core). Without threads, this thread does them all.
+      const int64_t cols = t.cols();
+      const uint64_t row_bytes = dtype_bytes(t.dtype, static_cast<size_t>(cols));
+      const uint64_t rows = t.nbytes / row_bytes, per = std::max<uint64_t>(1, (8u << 20) / row_bytes);
+      for (uint64_t r = 0; r < rows; r += per)
+        pieces.push_back({t.dtype, found[i].offset + r * row_bytes, std::min(per, rows - r), row_bytes, cols});
     }
     if (views.empty()) continue;
-    // Pieces of at most 64 Ki blocks, taken by as many threads as there are cores (a 10 GB
-    // Q4_K_M file has ~40 M blocks: ~1 s on one core). Without threads, this thread does them all.
-    constexpr uint64_t kPiece = 65536;
-    std::vector<std::pair<uint64_t, uint64_t>> pieces;  // (offset, blocks)
-    for (const auto& [t, off] : views)
-      for (uint64_t b = 0; b < t->nbytes / 144; b += kPiece) pieces.emplace_back(off + b * 144, std::min(kPiece, t->nbytes / 144 - b));
     const bool rewritten = file.rewrite([&](uint8_t* data, uint64_t) {
       std::atomic<size_t> next{0};
       auto work = [&] {
-        uint8_t tmp[144];
-        for (size_t i; (i = next.fetch_add(1)) < pieces.size();)
-          for (uint64_t b = 0; b < pieces[i].second; ++b) {
-            uint8_t* block = data + pieces[i].first + b * 144;
-            q4_k_to_cpu_layout(block, tmp);
-            std::memcpy(block, tmp, 144);
+        std::vector<uint8_t> tmp;
+        for (size_t i; (i = next.fetch_add(1)) < pieces.size();) {
+          const Piece& pc = pieces[i];
+          tmp.resize(pc.row_bytes);
+          for (uint64_t r = 0; r < pc.rows; ++r) {
+            uint8_t* row = data + pc.offset + r * pc.row_bytes;
+            row_to_cpu_layout(pc.type, row, tmp.data(), pc.cols);
+            std::memcpy(row, tmp.data(), pc.row_bytes);
           }
+        }
       };
       std::vector<std::thread> helpers;
       const unsigned cores = std::clamp(std::thread::hardware_concurrency(), 1u, 16u);
@@ -59,9 +97,9 @@ uint64_t WeightStore::reorder_q4_k_for_cpu() {
       work();
       for (std::thread& th : helpers) th.join();
     });
-    if (!rewritten) continue;  // could not get write access: the file's layout stays, and is read as Q4_K
-    for (auto& [t, off] : views) {
-      t->dtype = DType::Q4_K_R;
+    if (!rewritten) continue;  // no write access: the file's layout stays, and is read as such
+    for (TensorView* t : views) {
+      t->dtype = cpu_layout_of(t->dtype);
       done += t->nbytes;
     }
   }

@@ -18,6 +18,7 @@
 #include "engine/model/model.h"
 #include "engine/weights/gguf_export.h"
 #include "engine/weights/mapped_file.h"
+#include "engine/weights/quant.h"
 #include "engine/weights/weight_store.h"
 #include "support/data_paths.h"
 
@@ -172,19 +173,21 @@ TEST(GgufGolden, QuantizedAgreementIsReported) {
   }
 }
 
-// Q4_K read into memory is reordered for the CPU kernels (DType::Q4_K_R); mapped, it is used as the
-// file has it. The integers are the same, summed in another order: outputs differ by float
+// Q4_K and Q5_0 read into memory are reordered for the CPU kernels (DType::Q4_K_R / Q5_0_R); mapped,
+// they are used as the file has them. The integers are the same, summed in another order: outputs differ by float
 // rounding (~1e-6), which now and then moves an activation's int8 rounding and then the logits of
 // that position by up to ~0.1 (measured on the demo model: 0.05-0.08), well inside the Q4_K error
 // against the fp32 reference (mean 0.12, max 1.5). So both runs are held to the reference: the
 // same closeness to it, the same greedy choices at nearly every position. (The kernels themselves
 // are checked value by value in test_matvec_quant.)
-TEST(GgufGolden, Q4kReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
+TEST(GgufGolden, ReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
+  for (const DType type : {DType::Q4_K, DType::Q5_0}) {
+  SCOPED_TRACE(to_string(type));
   const fs::path dir = test::asset_path("models/mla-moe-demo");
   const WeightStore hf = WeightStore::open(dir);
   const fs::path tmp = test::temp_dir("gguf-q4k-layout");
   GgufExportOptions o;
-  o.type = DType::Q4_K;
+  o.type = type;
   export_gguf(hf, ModelConfig::from_file(dir / "config.json"), tmp / "m.gguf", o);
   const Golden g = read_golden(dir / "golden.safetensors");
   const std::vector<int32_t> prompt = g.i32("prompt_ids");
@@ -198,8 +201,8 @@ TEST(GgufGolden, Q4kReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
     MappedFile::set_residency(saved);
     for (const std::string& n : model->weights().names()) {
       const DType t = model->weights().get(n).dtype;
-      reordered[resident] += t == DType::Q4_K_R;
-      q4k[resident] += t == DType::Q4_K;
+      reordered[resident] += t == cpu_layout_of(type);
+      q4k[resident] += t == type;
     }
     BackendOptions bo;
     bo.device = DeviceKind::Cpu;
@@ -221,11 +224,12 @@ TEST(GgufGolden, Q4kReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
   }
   EXPECT_EQ(reordered[0], 0);
   EXPECT_GT(q4k[0], 0);
-  EXPECT_EQ(reordered[1], q4k[0]) << "every Q4_K tensor of the resident file is reordered";
+  EXPECT_EQ(reordered[1], q4k[0]) << "every such tensor of the resident file is reordered";
   EXPECT_EQ(q4k[1], 0);
-  std::printf("Q4_K vs fp32 reference, mean |logit diff|: file layout %.4f, reordered %.4f; top-1 %d / %d of %d\n",
-              mean_diff[0], mean_diff[1], top1_same[0], top1_same[1], positions);
+  std::printf("%s vs fp32 reference, mean |logit diff|: file layout %.4f, reordered %.4f; top-1 %d / %d of %d\n",
+              to_string(type), mean_diff[0], mean_diff[1], top1_same[0], top1_same[1], positions);
   EXPECT_NEAR(mean_diff[1], mean_diff[0], 0.05 * mean_diff[0]);
   EXPECT_GE(top1_same[1], top1_same[0] - 1);
   fs::remove_all(tmp);
+  }
 }

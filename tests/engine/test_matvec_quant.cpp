@@ -27,6 +27,17 @@ struct Matrix {
 // Random blocks: every code bit random (all code patterns, negative Q6_K scales), block scales
 // overwritten with sane f16 values so the products stay finite.
 Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
+  if (t == DType::Q5_0_R) {  // a Q5_0 matrix (sane scales where Q5_0 keeps them), rows reordered
+    Matrix m = random_matrix(DType::Q5_0, rows, cols, rng);
+    const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));
+    std::vector<uint8_t> row(row_bytes);
+    for (int64_t r = 0; r < rows; ++r) {
+      row_to_cpu_layout(DType::Q5_0, m.bytes.data() + r * row_bytes, row.data(), cols);
+      std::memcpy(m.bytes.data() + r * row_bytes, row.data(), row_bytes);
+    }
+    m.view.dtype = t;
+    return m;
+  }
   Matrix m;
   m.bytes.resize(dtype_bytes(t, static_cast<size_t>(rows * cols)));
   for (auto& b : m.bytes) b = static_cast<uint8_t>(rng());
@@ -100,10 +111,12 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
 INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
-                                           DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R),
+                                           DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R, DType::Q5_0_R),
                          [](const ::testing::TestParamInfo<DType>& p) {
                            // Q4_K_R reads as "Q4_K" to users; test names must differ.
-                           return p.param == DType::Q4_K_R ? std::string("Q4_K_cpu_layout") : std::string(to_string(p.param));
+                           return p.param == DType::Q4_K_R   ? std::string("Q4_K_cpu_layout")
+                                  : p.param == DType::Q5_0_R ? std::string("Q5_0_cpu_layout")
+                                                             : std::string(to_string(p.param));
                          });
 
 TEST_P(MatvecQuant, BatchedEqualsPerToken) {
@@ -231,4 +244,37 @@ TEST(MatvecQuantErrors, KQuantNeedsSuperBlocks) {
   EXPECT_THROW(matvec_quant(m.view, xq, y.data(), 0, 2), Error);
   quantize_activation(x.data(), 256, xq, /*super_blocks=*/true);
   EXPECT_NO_THROW(matvec_quant(m.view, xq, y.data(), 0, 2));
+}
+
+// Q5_0 rows in the CPU layout whose length is not a whole number of 8-block groups (V2-Lite's
+// ffn_down: 1408 = 5 groups + 4 blocks; 224: no group at all): the regrouped part and the blocks
+// left in the file's layout both count, decode and prompt, against the dequantized dot.
+TEST(MatvecQuantCpuLayout, Q5_0RowsWithBlocksOutsideTheGroups) {
+  for (const int64_t cols : {int64_t{1408}, int64_t{224}, int64_t{288}}) {
+    std::mt19937 rng(static_cast<unsigned>(cols));
+    const int64_t rows = 5;
+    Matrix m = random_matrix(DType::Q5_0_R, rows, cols, rng);
+    std::normal_distribution<float> g(0.0f, 1.0f);
+    const int64_t n_tokens = 6;
+    std::vector<float> X(static_cast<size_t>(n_tokens * cols)), Y(static_cast<size_t>(n_tokens * rows));
+    for (float& v : X) v = g(rng);
+    matmat_quant(m.view, X.data(), cols, n_tokens, Y.data(), rows, 0, rows);
+    std::vector<float> w(static_cast<size_t>(cols)), y(static_cast<size_t>(rows));
+    for (int64_t k = 0; k < n_tokens; ++k) {
+      Q8Activation xq;
+      quantize_activation(X.data() + k * cols, cols, xq);
+      matvec_quant(m.view, xq, y.data(), 0, rows);
+      for (int64_t r = 0; r < rows; ++r) {
+        m.view.row_to_f32(r, w.data());
+        double exact_q = 0, mag = 0;
+        for (int64_t i = 0; i < cols; ++i) {
+          const double xi = double(xq.d[static_cast<size_t>(i / 32)]) * xq.q[static_cast<size_t>(i)];
+          exact_q += double(w[static_cast<size_t>(i)]) * xi;
+          mag += std::fabs(double(w[static_cast<size_t>(i)]) * xi);
+        }
+        EXPECT_NEAR(y[static_cast<size_t>(r)], exact_q, 1e-5 * mag + 1e-6) << cols << " cols, row " << r;
+        EXPECT_EQ(Y[static_cast<size_t>(k * rows + r)], y[static_cast<size_t>(r)]) << cols << " cols: token " << k << " row " << r;
+      }
+    }
+  }
 }

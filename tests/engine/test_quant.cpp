@@ -485,3 +485,43 @@ TEST(Dequant, Q4_KCpuLayoutPlacesEveryCodeAndRoundTrips) {
     EXPECT_EQ(deq(DType::Q4_K_R, r, 256), deq(DType::Q4_K, b, 256));
   }
 }
+
+// Q5_0's CPU layout, per row: in each group of 8 blocks the scales come first in block order, code
+// (j, i) sits in chunk i / 8, byte 4j + i % 4, low nibble for i % 8 < 4, its fifth bit in mask
+// 2 (i / 8) + (i % 8) / 4 at bit 4j + i % 4; blocks after the last whole group are copied as they
+// are. The reordering round-trips and dequantizes to exactly the Q5_0 values.
+TEST(Dequant, Q5_0CpuLayoutPlacesEveryCodeAndRoundTrips) {
+  std::mt19937 rng(23);
+  for (const int nb : {8, 11, 44, 5}) {
+    std::vector<uint8_t> b(static_cast<size_t>(22 * nb)), r(b.size()), back(b.size());
+    for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+    for (int k = 0; k < nb; ++k) {
+      const uint16_t h = f32_to_f16(0.01f * static_cast<float>(k + 1));
+      std::memcpy(&b[static_cast<size_t>(22 * k)], &h, 2);
+    }
+    q5_0_row_to_cpu_layout(b.data(), r.data(), nb);
+    auto code = [&](int block, int i) {  // the file's definition
+      const uint8_t* p = &b[static_cast<size_t>(22 * block)];
+      uint32_t qh;
+      std::memcpy(&qh, p + 2, 4);
+      return ((p[6 + i % 16] >> (4 * (i / 16))) & 0x0f) | static_cast<int>(((qh >> i) & 1u) << 4);
+    };
+    for (int g = 0; g < nb / 8; ++g)
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* grp = &r[static_cast<size_t>(176 * g)];
+        ASSERT_EQ(0, std::memcmp(grp + 2 * j, &b[static_cast<size_t>(22 * (8 * g + j))], 2)) << "scale of block " << j;
+        for (int i = 0; i < 32; ++i) {
+          const int c = i / 8, high = (i % 8) / 4, p = i % 4;
+          uint32_t mask;
+          std::memcpy(&mask, grp + 144 + 4 * (2 * c + high), 4);
+          const int got = ((grp[16 + 32 * c + 4 * j + p] >> (4 * high)) & 0x0f) | static_cast<int>(((mask >> (4 * j + p)) & 1u) << 4);
+          ASSERT_EQ(got, code(8 * g + j, i)) << nb << " blocks, group " << g << " block " << j << " value " << i;
+        }
+      }
+    ASSERT_EQ(0, std::memcmp(r.data() + 176 * (nb / 8), b.data() + 176 * (nb / 8), static_cast<size_t>(22 * (nb % 8))))
+        << "blocks after the last group stay as they are";
+    q5_0_row_from_cpu_layout(r.data(), back.data(), nb);
+    ASSERT_EQ(back, b) << nb << " blocks";
+    EXPECT_EQ(deq(DType::Q5_0_R, r, 32 * nb), deq(DType::Q5_0, b, 32 * nb)) << nb << " blocks";
+  }
+}

@@ -177,6 +177,14 @@ float dot_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q5_0 in the CPU layout: the row back in the file's layout, then as Q5_0.
+float dot_q5_0_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  thread_local std::vector<uint8_t> row;
+  row.resize(static_cast<size_t>(n / 32 * 22));
+  q5_0_row_from_cpu_layout(w, row.data(), n / 32);
+  return dot_q4_1_q5<1>(row.data(), x, n);
+}
+
 float dot_iq4_nl(const uint8_t* w, const Q8Activation& x, int64_t n) {
   float acc = 0.0f;
   for (int64_t b = 0; b < n / 32; ++b, w += 18) {
@@ -261,6 +269,7 @@ DotFn portable_kernel(DType t) {
     case DType::Q4_0: return dot_q4_0;
     case DType::Q4_K: return dot_qk_affine<false>;
     case DType::Q4_K_R: return dot_q4_k_r;
+    case DType::Q5_0_R: return dot_q5_0_r;
     case DType::Q5_K: return dot_qk_affine<true>;
     case DType::Q6_K: return dot_q6_k;
     case DType::Q4_1: return dot_q4_1_q5<0>;
@@ -591,6 +600,59 @@ inline void q4_1_q5_tile(const uint8_t* w, int64_t nb, const Q8Activation* const
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) + offset[u];
 }
 
+// Q5_0 in the CPU layout on one row and T tokens: per group of 8 blocks, lane j of every register is
+// block j, so eight dot products leave each block's integer sum in its own lane and the 8 weight
+// scales times the 8 x scales apply in one multiply (instead of a broadcast and an FMA per block).
+// Codes 0..31 as unsigned bytes; the -16 offset through the blocks' sums of x codes. The last
+// nb % 8 blocks are in the file's layout and go block by block as Q5_0 does.
+template <int T>
+inline void q5_0_r_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps();
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  const int64_t groups = nb / 8;
+  for (int64_t g = 0; g < groups; ++g, w += 176) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+    __m256i code[8];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = load32(w + 16 + 32 * c);
+      code[2 * c] = _mm256_and_si256(raw, nib);
+      code[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+    }
+    for (int r = 0; r < 8; ++r) {
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+      uint32_t m;
+      std::memcpy(&m, w + 144 + 4 * r, 4);
+      code[r] = _mm256_mask_add_epi8(code[r], static_cast<__mmask32>(m), code[r], _mm256_set1_epi8(16));
+#else
+      code[r] = _mm256_or_si256(code[r], fifth_bits(w + 144 + 4 * r));
+#endif
+    }
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const int8_t* xq = x.qt.data() + g * 256;
+      __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+      for (int r = 0; r < 8; r += 2) {
+        s0 = dot4_acc(s0, code[r], load32(xq + 32 * r));
+        s1 = dot4_acc(s1, code[r + 1], load32(xq + 32 * r + 32));
+      }
+      const __m256i xsum = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.sum32.data() + g * 8)));
+      const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(xsum, 4));
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_loadu_ps(x.d.data() + g * 8)), acc[u]);
+    }
+  }
+  for (int64_t b = groups * 8; b < nb; ++b, w += 22) {
+    __m256i v = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), _mm256_set1_epi8(16));
+    const float dw = rdf16(w);
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32))),
+                               _mm256_set1_ps(dw * x.d[static_cast<size_t>(b)]), acc[u]);
+    }
+  }
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
+}
+
 inline __m256i iq4_table() {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
 }
@@ -725,6 +787,12 @@ struct Q4kCpuLayoutTiles {
     q4_k_r_tile<T>(w, cols / 256, xs, y, ldy);
   }
 };
+struct Q50CpuLayoutTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q5_0_r_tile<T>(w, cols / 32, xs, y, ldy);
+  }
+};
 struct Q6kTiles {
   template <int T>
   static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
@@ -768,6 +836,7 @@ DotFn simd_kernel(DType t) {
     case DType::Q4_0: return simd_q4_0;
     case DType::Q4_K: return one_token<QkAffineTiles<false>>;
     case DType::Q4_K_R: return one_token<Q4kCpuLayoutTiles>;
+    case DType::Q5_0_R: return one_token<Q50CpuLayoutTiles>;
     case DType::Q5_K: return one_token<QkAffineTiles<true>>;
     case DType::Q6_K: return one_token<Q6kTiles>;
     case DType::Q4_1: return one_token<Q41Q5Tiles<0>>;
@@ -790,6 +859,8 @@ void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t
     fail("matvec", W.name, "row length is not a whole number of blocks");
   if (super_blocks_for(W.dtype) && static_cast<int64_t>(x.qk.size()) != cols)
     fail("matvec", W.name, "x was quantized without the 256-value blocks this type needs");
+  if (W.dtype == DType::Q5_0_R && static_cast<int64_t>(x.qt.size()) != cols / 256 * 256)
+    fail("matvec", W.name, "x was quantized without the regrouped codes Q5_0's CPU layout needs");
   const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
   const auto* base = static_cast<const uint8_t*>(W.data);
   for (int64_t r = r0; r < r1; ++r) y[r] = fn(base + static_cast<size_t>(r) * row_bytes, x, cols);
@@ -849,6 +920,17 @@ void quantize_block(const float* x, int len, int8_t* q, float* d_out, int16_t* s
 
 }  // namespace
 
+namespace {
+// 256 codes as 64 groups of four: group (j, m) (values 4m..4m+3 of the j-th 32) moves from 8j + m
+// to 8m + j, an 8x8 transpose, which is Q4_K_R's and Q5_0_R's order of the weight codes.
+void transpose_groups(const int8_t* in, int8_t* out) {
+  uint32_t g[64];
+  std::memcpy(g, in, 256);
+  for (int m = 0; m < 8; ++m)
+    for (int j = 0; j < 8; ++j) std::memcpy(out + 4 * (8 * m + j), &g[8 * j + m], 4);
+}
+}  // namespace
+
 bool super_blocks_for(DType t) {
   return t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K ||
          t == DType::IQ4_XS;
@@ -862,6 +944,12 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool supe
   out.sum16.resize(static_cast<size_t>(n / 16));
   for (int64_t b = 0; b < n / 32; ++b)
     quantize_block(x + b * 32, 32, out.q.data() + b * 32, out.d.data() + b, out.sum16.data() + b * 2);
+  // qt / sum32 (Q5_0_R): the same 8x8 transpose of four-value groups, of q, per 256 values.
+  out.qt.resize(static_cast<size_t>(n / 256 * 256));
+  out.sum32.resize(static_cast<size_t>(n / 32));
+  for (int64_t i = 0; i < n / 32; ++i)
+    out.sum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.sum16[static_cast<size_t>(2 * i)] + out.sum16[static_cast<size_t>(2 * i + 1)]);
+  for (int64_t b = 0; b < n / 256; ++b) transpose_groups(out.q.data() + b * 256, out.qt.data() + b * 256);
   const bool k = super_blocks && n % 256 == 0;
   out.qk.resize(k ? static_cast<size_t>(n) : 0);
   out.dk.resize(k ? static_cast<size_t>(n / 256) : 0);
@@ -871,13 +959,7 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool supe
   if (!k) return;
   for (int64_t b = 0; b < n / 256; ++b) {
     quantize_block(x + b * 256, 256, out.qk.data() + b * 256, out.dk.data() + b, out.ksum16.data() + b * 16);
-    // qp: group (j, m) (values 4m..4m+3 of sub-block j) moves from 8j + m to 8m + j, an 8x8
-    // transpose of four-byte groups, which is Q4_K_R's order of the weight codes.
-    uint32_t g[64];
-    std::memcpy(g, out.qk.data() + b * 256, 256);
-    auto* qp = out.qp.data() + b * 256;
-    for (int m = 0; m < 8; ++m)
-      for (int j = 0; j < 8; ++j) std::memcpy(qp + 4 * (8 * m + j), &g[8 * j + m], 4);
+    transpose_groups(out.qk.data() + b * 256, out.qp.data() + b * 256);
   }
   for (int64_t i = 0; i < n / 32; ++i)
     out.ksum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.ksum16[static_cast<size_t>(2 * i)] + out.ksum16[static_cast<size_t>(2 * i + 1)]);
@@ -906,7 +988,7 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 bool matmat_quant_preferred(DType t) {  // the tiled kernels win at every batch size measured (6 and 32 tokens)
   switch (t) {
     case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1:
-    case DType::Q5_0: case DType::Q5_1: return true;
+    case DType::Q5_0: case DType::Q5_0_R: case DType::Q5_1: return true;
     default: return false;
   }
 }
@@ -925,6 +1007,7 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
     case DType::Q8_0: return tiled_rows<Q8_0Tiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_K: return tiled_rows<QkAffineTiles<false>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_K_R: return tiled_rows<Q4kCpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q5_0_R: return tiled_rows<Q50CpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_K: return tiled_rows<QkAffineTiles<true>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q6_K: return tiled_rows<Q6kTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_1: return tiled_rows<Q41Q5Tiles<0>>(W, xs, n_tokens, Y, ldy, r0, r1);

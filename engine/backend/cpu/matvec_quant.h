@@ -25,6 +25,10 @@ struct Q8Activation {
   std::vector<int16_t> ksum16;  // [n / 16] sums of qk over each 16 values
   std::vector<int8_t> qp;       // qk in Q4_K_R's order: per super-block, four-value group (j, m) at 8m + j
   std::vector<int16_t> ksum32;  // [n / 32] sums of qk over each 32 values (a Q4_K sub-block)
+  // q in Q5_0_R's order over the first n / 256 * 256 values (the same transpose as qp, of q), and
+  // the sums of q over each 32 (a block).
+  std::vector<int8_t> qt;
+  std::vector<int16_t> sum32;   // [n / 32]
 };
 
 // n must be a multiple of 32. super_blocks: also fill qk/dk/ksum16 (when n % 256 == 0); only the
