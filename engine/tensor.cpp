@@ -19,6 +19,7 @@ const char* to_string(DType t) {
     case DType::U8: return "U8";
     case DType::I8: return "I8";
     case DType::Q8_0: return "Q8_0";
+    case DType::Q8_0_R: return "Q8_0";  // the same format, held in another order
     case DType::Q4_0: return "Q4_0";
     case DType::Q4_K: return "Q4_K";
     case DType::Q4_K_R: return "Q4_K";  // the same format, held in another order
@@ -39,6 +40,7 @@ const char* to_string(DType t) {
 int dtype_block_elems(DType t) {
   switch (t) {
     case DType::Q8_0:
+    case DType::Q8_0_R:
     case DType::Q4_0:
     case DType::Q4_1:
     case DType::Q5_0:
@@ -67,6 +69,7 @@ int dtype_block_bytes(DType t) {
     case DType::U8: return 1;
     case DType::I8: return 1;
     case DType::Q8_0: return 34;   // f16 scale + 32 int8
+    case DType::Q8_0_R: return 34;
     case DType::Q4_0: return 18;   // f16 scale + 16 bytes of nibbles
     case DType::Q4_K: return 144;  // 2 f16 + 12 scale bytes + 128 nibble bytes
     case DType::Q4_K_R: return 144;

@@ -38,6 +38,8 @@ enum class DType : uint8_t {
   // Not a file type either: Q5_0 rows with each run of 8 blocks (256 values) regrouped so that
   // 32-bit lane j of a register is block j (weights/quant.h, q5_0_row_to_cpu_layout). Reads as "Q5_0".
   Q5_0_R,
+  // Q8_0 rows regrouped the same way (8 blocks per group, codes stored + 128). Reads as "Q8_0".
+  Q8_0_R,
 };
 
 const char* to_string(DType t);

@@ -552,11 +552,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
   const int64_t be = dtype_block_elems(t);
   const int64_t bb = dtype_block_bytes(t);
   if (be <= 1 || n % be != 0) fail("quant", to_string(t), "row length is not a whole number of blocks");
-  if (t == DType::Q5_0_R) {  // groups of 8 blocks: back to the file's layout, then as Q5_0
+  if (t == DType::Q5_0_R || t == DType::Q8_0_R) {  // groups of 8 blocks: back to the file's layout first
     thread_local std::vector<uint8_t> row;
     row.resize(dtype_bytes(t, static_cast<size_t>(n)));
-    q5_0_row_from_cpu_layout(p, row.data(), n / 32);
-    return dequantize_row(DType::Q5_0, row.data(), dst, n);
+    if (t == DType::Q5_0_R) q5_0_row_from_cpu_layout(p, row.data(), n / 32);
+    else q8_0_row_from_cpu_layout(p, row.data(), n / 32);
+    return dequantize_row(t == DType::Q5_0_R ? DType::Q5_0 : DType::Q8_0, row.data(), dst, n);
   }
   for (int64_t b = 0; b < n / be; ++b, p += bb, dst += be) {
 #if defined(__AVX2__) && defined(__FMA__)
@@ -667,10 +668,29 @@ void q5_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
   std::memcpy(out, in, static_cast<size_t>(nb % 8) * 22);
 }
 
+void q8_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
+  for (int64_t g = 0; g < nb / 8; ++g, in += 272, out += 272)
+    for (int j = 0; j < 8; ++j) {
+      std::memcpy(out + 2 * j, in + 34 * j, 2);
+      for (int i = 0; i < 32; ++i) out[16 + 32 * (i / 4) + 4 * j + i % 4] = static_cast<uint8_t>(in[34 * j + 2 + i] ^ 0x80);
+    }
+  std::memcpy(out, in, static_cast<size_t>(nb % 8) * 34);
+}
+
+void q8_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
+  for (int64_t g = 0; g < nb / 8; ++g, in += 272, out += 272)
+    for (int j = 0; j < 8; ++j) {
+      std::memcpy(out + 34 * j, in + 2 * j, 2);
+      for (int i = 0; i < 32; ++i) out[34 * j + 2 + i] = static_cast<uint8_t>(in[16 + 32 * (i / 4) + 4 * j + i % 4] ^ 0x80);
+    }
+  std::memcpy(out, in, static_cast<size_t>(nb % 8) * 34);
+}
+
 DType cpu_layout_of(DType t) {
   switch (t) {
     case DType::Q4_K: return DType::Q4_K_R;
     case DType::Q5_0: return DType::Q5_0_R;
+    case DType::Q8_0: return DType::Q8_0_R;
     default: return t;
   }
 }
@@ -681,6 +701,7 @@ void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n) {
       for (int64_t b = 0; b < n / 256; ++b) q4_k_to_cpu_layout(in + 144 * b, out + 144 * b);
       return;
     case DType::Q5_0: return q5_0_row_to_cpu_layout(in, out, n / 32);
+    case DType::Q8_0: return q8_0_row_to_cpu_layout(in, out, n / 32);
     default: std::memcpy(out, in, dtype_bytes(t, static_cast<size_t>(n)));
   }
 }

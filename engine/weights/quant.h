@@ -50,7 +50,15 @@ void q4_k_from_cpu_layout(const uint8_t* in, uint8_t* out);
 void q5_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
 void q5_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
 
-// The in-memory layout the CPU kernels prefer for t (Q4_K -> Q4_K_R, Q5_0 -> Q5_0_R), or t itself.
+// Q8_0's CPU layout (DType::Q8_0_R), one row of nb blocks: each group of 8 blocks (272 bytes) is
+// the 8 f16 scales, then 8 runs of 32 bytes where run k's bytes 4j..4j+3 are values 4k..4k+3 of
+// block j, stored as code + 128 (unsigned, for the unsigned x signed VNNI dot). Blocks after the
+// last whole group stay as they are. Whole rows only.
+void q8_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
+void q8_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
+
+// The in-memory layout the CPU kernels prefer for t (Q4_K -> Q4_K_R, Q5_0 -> Q5_0_R, Q8_0 ->
+// Q8_0_R), or t itself.
 DType cpu_layout_of(DType t);
 // One row of n values from t's file layout into cpu_layout_of(t)'s, in != out.
 void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n);

@@ -27,12 +27,13 @@ struct Matrix {
 // Random blocks: every code bit random (all code patterns, negative Q6_K scales), block scales
 // overwritten with sane f16 values so the products stay finite.
 Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
-  if (t == DType::Q5_0_R) {  // a Q5_0 matrix (sane scales where Q5_0 keeps them), rows reordered
-    Matrix m = random_matrix(DType::Q5_0, rows, cols, rng);
+  if (t == DType::Q5_0_R || t == DType::Q8_0_R) {  // a file-layout matrix (sane scales), rows reordered
+    const DType file_type = t == DType::Q5_0_R ? DType::Q5_0 : DType::Q8_0;
+    Matrix m = random_matrix(file_type, rows, cols, rng);
     const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));
     std::vector<uint8_t> row(row_bytes);
     for (int64_t r = 0; r < rows; ++r) {
-      row_to_cpu_layout(DType::Q5_0, m.bytes.data() + r * row_bytes, row.data(), cols);
+      row_to_cpu_layout(file_type, m.bytes.data() + r * row_bytes, row.data(), cols);
       std::memcpy(m.bytes.data() + r * row_bytes, row.data(), row_bytes);
     }
     m.view.dtype = t;
@@ -111,11 +112,13 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
 INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
-                                           DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R, DType::Q5_0_R),
+                                           DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R, DType::Q5_0_R,
+                                           DType::Q8_0_R),
                          [](const ::testing::TestParamInfo<DType>& p) {
                            // Q4_K_R reads as "Q4_K" to users; test names must differ.
                            return p.param == DType::Q4_K_R   ? std::string("Q4_K_cpu_layout")
                                   : p.param == DType::Q5_0_R ? std::string("Q5_0_cpu_layout")
+                                  : p.param == DType::Q8_0_R ? std::string("Q8_0_cpu_layout")
                                                              : std::string(to_string(p.param));
                          });
 
@@ -246,14 +249,16 @@ TEST(MatvecQuantErrors, KQuantNeedsSuperBlocks) {
   EXPECT_NO_THROW(matvec_quant(m.view, xq, y.data(), 0, 2));
 }
 
-// Q5_0 rows in the CPU layout whose length is not a whole number of 8-block groups (V2-Lite's
+// Q5_0 / Q8_0 rows in the CPU layout whose length is not a whole number of 8-block groups (V2-Lite's
 // ffn_down: 1408 = 5 groups + 4 blocks; 224: no group at all): the regrouped part and the blocks
 // left in the file's layout both count, decode and prompt, against the dequantized dot.
-TEST(MatvecQuantCpuLayout, Q5_0RowsWithBlocksOutsideTheGroups) {
+TEST(MatvecQuantCpuLayout, RowsWithBlocksOutsideTheGroups) {
+  for (const DType t : {DType::Q5_0_R, DType::Q8_0_R})
   for (const int64_t cols : {int64_t{1408}, int64_t{224}, int64_t{288}}) {
+    SCOPED_TRACE(t == DType::Q5_0_R ? "Q5_0_R" : "Q8_0_R");
     std::mt19937 rng(static_cast<unsigned>(cols));
     const int64_t rows = 5;
-    Matrix m = random_matrix(DType::Q5_0_R, rows, cols, rng);
+    Matrix m = random_matrix(t, rows, cols, rng);
     std::normal_distribution<float> g(0.0f, 1.0f);
     const int64_t n_tokens = 6;
     std::vector<float> X(static_cast<size_t>(n_tokens * cols)), Y(static_cast<size_t>(n_tokens * rows));

@@ -525,3 +525,32 @@ TEST(Dequant, Q5_0CpuLayoutPlacesEveryCodeAndRoundTrips) {
     EXPECT_EQ(deq(DType::Q5_0_R, r, 32 * nb), deq(DType::Q5_0, b, 32 * nb)) << nb << " blocks";
   }
 }
+
+// Q8_0's CPU layout, per row: in each group of 8 blocks the scales first, then value i of block j at
+// byte 32 (i / 4) + 4j + i % 4 as code + 128; blocks after the last group copied; round trip and
+// dequantization equal Q8_0's.
+TEST(Dequant, Q8_0CpuLayoutPlacesEveryCodeAndRoundTrips) {
+  std::mt19937 rng(29);
+  for (const int nb : {8, 12, 44, 3}) {
+    std::vector<uint8_t> b(static_cast<size_t>(34 * nb)), r(b.size()), back(b.size());
+    for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+    for (int k = 0; k < nb; ++k) {
+      const uint16_t h = f32_to_f16(0.01f * static_cast<float>(k + 1));
+      std::memcpy(&b[static_cast<size_t>(34 * k)], &h, 2);
+    }
+    q8_0_row_to_cpu_layout(b.data(), r.data(), nb);
+    for (int g = 0; g < nb / 8; ++g)
+      for (int j = 0; j < 8; ++j) {
+        const uint8_t* grp = &r[static_cast<size_t>(272 * g)];
+        const uint8_t* blk = &b[static_cast<size_t>(34 * (8 * g + j))];
+        ASSERT_EQ(0, std::memcmp(grp + 2 * j, blk, 2)) << "scale of block " << j;
+        for (int i = 0; i < 32; ++i)
+          ASSERT_EQ(static_cast<int>(grp[16 + 32 * (i / 4) + 4 * j + i % 4]) - 128, static_cast<int>(static_cast<int8_t>(blk[2 + i])))
+              << nb << " blocks, group " << g << " block " << j << " value " << i;
+      }
+    ASSERT_EQ(0, std::memcmp(r.data() + 272 * (nb / 8), b.data() + 272 * (nb / 8), static_cast<size_t>(34 * (nb % 8))));
+    q8_0_row_from_cpu_layout(r.data(), back.data(), nb);
+    ASSERT_EQ(back, b) << nb << " blocks";
+    EXPECT_EQ(deq(DType::Q8_0_R, r, 32 * nb), deq(DType::Q8_0, b, 32 * nb)) << nb << " blocks";
+  }
+}

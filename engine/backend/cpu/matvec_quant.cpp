@@ -177,6 +177,14 @@ float dot_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q8_0 in the CPU layout: the row back in the file's layout, then as Q8_0.
+float dot_q8_0_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  thread_local std::vector<uint8_t> row;
+  row.resize(static_cast<size_t>(n / 32 * 34));
+  q8_0_row_from_cpu_layout(w, row.data(), n / 32);
+  return dot_q8_0(row.data(), x, n);
+}
+
 // Q5_0 in the CPU layout: the row back in the file's layout, then as Q5_0.
 float dot_q5_0_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
   thread_local std::vector<uint8_t> row;
@@ -270,6 +278,7 @@ DotFn portable_kernel(DType t) {
     case DType::Q4_K: return dot_qk_affine<false>;
     case DType::Q4_K_R: return dot_q4_k_r;
     case DType::Q5_0_R: return dot_q5_0_r;
+    case DType::Q8_0_R: return dot_q8_0_r;
     case DType::Q5_K: return dot_qk_affine<true>;
     case DType::Q6_K: return dot_q6_k;
     case DType::Q4_1: return dot_q4_1_q5<0>;
@@ -437,6 +446,21 @@ inline __m256i dot4_acc(__m256i acc, __m256i u, __m256i s) {  // u < 16: the int
 }
 constexpr int kHighAt = 0;
 #endif
+
+// u8 (any value) times s8, four products summed into each int32 lane, exactly. Without VNNI,
+// maddubs would saturate (2 x 255 x 127 > 32767): the bytes go as two halves, low and high nibble.
+inline __m256i dot_u8_i8_acc(__m256i acc, __m256i u, __m256i s) {
+#if defined(__AVX512VNNI__) && defined(__AVX512VL__)
+  return _mm256_dpbusd_epi32(acc, u, s);
+#elif defined(__AVXVNNI__)
+  return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+  const __m256i nib = _mm256_set1_epi8(0x0f), one = _mm256_set1_epi16(1);
+  const __m256i lo = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(u, nib), s), one);
+  const __m256i hi = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_and_si256(_mm256_srli_epi16(u, 4), nib), s), one);
+  return _mm256_add_epi32(acc, _mm256_add_epi32(lo, _mm256_slli_epi32(hi, 4)));
+#endif
+}
 
 template <int T>
 inline void q4_k_r_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
@@ -653,6 +677,42 @@ inline void q5_0_r_tile(const uint8_t* w, int64_t nb, const Q8Activation* const*
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
 }
 
+// Q8_0 in the CPU layout on one row and T tokens, as Q5_0_R: lane j of every register is block j,
+// codes stored + 128 so that the VNNI dot takes them as unsigned; the 128 comes back off through
+// the blocks' sums of x codes. Blocks after the last whole group go as Q8_0 does.
+template <int T>
+inline void q8_0_r_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps();
+  const int64_t groups = nb / 8;
+  for (int64_t g = 0; g < groups; ++g, w += 272) {
+    const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(w)));
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const int8_t* xq = x.qt.data() + g * 256;
+      __m256i s0 = _mm256_setzero_si256(), s1 = s0;
+      for (int r = 0; r < 8; r += 2) {
+        s0 = dot_u8_i8_acc(s0, load32(w + 16 + 32 * r), load32(xq + 32 * r));
+        s1 = dot_u8_i8_acc(s1, load32(w + 48 + 32 * r), load32(xq + 32 * r + 32));
+      }
+      const __m256i xsum = _mm256_cvtepi16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.sum32.data() + g * 8)));
+      const __m256i isum = _mm256_sub_epi32(_mm256_add_epi32(s0, s1), _mm256_slli_epi32(xsum, 7));
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_loadu_ps(x.d.data() + g * 8)), acc[u]);
+    }
+  }
+  for (int64_t b = groups * 8; b < nb; ++b, w += 34) {
+    const __m256i wq = load32(w + 2);
+    const __m256i aw = _mm256_sign_epi8(wq, wq);
+    const float dw = rdf16(w);
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const __m256i p = MLASCOPE_DOT_U8_I8(aw, _mm256_sign_epi8(load32(x.q.data() + b * 32), wq));
+      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_set1_ps(dw * x.d[static_cast<size_t>(b)]), acc[u]);
+    }
+  }
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
+}
+
 inline __m256i iq4_table() {
   return _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(kIq4nlValues)));
 }
@@ -793,6 +853,12 @@ struct Q50CpuLayoutTiles {
     q5_0_r_tile<T>(w, cols / 32, xs, y, ldy);
   }
 };
+struct Q80CpuLayoutTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q8_0_r_tile<T>(w, cols / 32, xs, y, ldy);
+  }
+};
 struct Q6kTiles {
   template <int T>
   static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
@@ -837,6 +903,7 @@ DotFn simd_kernel(DType t) {
     case DType::Q4_K: return one_token<QkAffineTiles<false>>;
     case DType::Q4_K_R: return one_token<Q4kCpuLayoutTiles>;
     case DType::Q5_0_R: return one_token<Q50CpuLayoutTiles>;
+    case DType::Q8_0_R: return one_token<Q80CpuLayoutTiles>;
     case DType::Q5_K: return one_token<QkAffineTiles<true>>;
     case DType::Q6_K: return one_token<Q6kTiles>;
     case DType::Q4_1: return one_token<Q41Q5Tiles<0>>;
@@ -859,7 +926,7 @@ void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t
     fail("matvec", W.name, "row length is not a whole number of blocks");
   if (super_blocks_for(W.dtype) && static_cast<int64_t>(x.qk.size()) != cols)
     fail("matvec", W.name, "x was quantized without the 256-value blocks this type needs");
-  if (W.dtype == DType::Q5_0_R && static_cast<int64_t>(x.qt.size()) != cols / 256 * 256)
+  if ((W.dtype == DType::Q5_0_R || W.dtype == DType::Q8_0_R) && static_cast<int64_t>(x.qt.size()) != cols / 256 * 256)
     fail("matvec", W.name, "x was quantized without the regrouped codes Q5_0's CPU layout needs");
   const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
   const auto* base = static_cast<const uint8_t*>(W.data);
@@ -944,7 +1011,7 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool supe
   out.sum16.resize(static_cast<size_t>(n / 16));
   for (int64_t b = 0; b < n / 32; ++b)
     quantize_block(x + b * 32, 32, out.q.data() + b * 32, out.d.data() + b, out.sum16.data() + b * 2);
-  // qt / sum32 (Q5_0_R): the same 8x8 transpose of four-value groups, of q, per 256 values.
+  // qt / sum32 (Q5_0_R, Q8_0_R): the same 8x8 transpose of four-value groups, of q, per 256 values.
   out.qt.resize(static_cast<size_t>(n / 256 * 256));
   out.sum32.resize(static_cast<size_t>(n / 32));
   for (int64_t i = 0; i < n / 32; ++i)
@@ -988,7 +1055,7 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 bool matmat_quant_preferred(DType t) {  // the tiled kernels win at every batch size measured (6 and 32 tokens)
   switch (t) {
     case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1:
-    case DType::Q5_0: case DType::Q5_0_R: case DType::Q5_1: return true;
+    case DType::Q5_0: case DType::Q5_0_R: case DType::Q5_1: case DType::Q8_0_R: return true;
     default: return false;
   }
 }
@@ -1008,6 +1075,7 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
     case DType::Q4_K: return tiled_rows<QkAffineTiles<false>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_K_R: return tiled_rows<Q4kCpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_0_R: return tiled_rows<Q50CpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q8_0_R: return tiled_rows<Q80CpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_K: return tiled_rows<QkAffineTiles<true>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q6_K: return tiled_rows<Q6kTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_1: return tiled_rows<Q41Q5Tiles<0>>(W, xs, n_tokens, Y, ldy, r0, r1);

@@ -25,7 +25,7 @@ struct Q8Activation {
   std::vector<int16_t> ksum16;  // [n / 16] sums of qk over each 16 values
   std::vector<int8_t> qp;       // qk in Q4_K_R's order: per super-block, four-value group (j, m) at 8m + j
   std::vector<int16_t> ksum32;  // [n / 32] sums of qk over each 32 values (a Q4_K sub-block)
-  // q in Q5_0_R's order over the first n / 256 * 256 values (the same transpose as qp, of q), and
+  // q in Q5_0_R's and Q8_0_R's order over the first n / 256 * 256 values (the same transpose as qp, of q), and
   // the sums of q over each 32 (a block).
   std::vector<int8_t> qt;
   std::vector<int16_t> sum32;   // [n / 32]
@@ -57,8 +57,8 @@ void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_to
                   int64_t row_begin, int64_t row_end);
 
 // Whether a prompt's product should use matmat_quant rather than cpu::matmat's widened
-// float tiles. Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K and Q6_K have tiled integer kernels (a row's codes
-// unpacked once for 4 tokens); bench_matvec_quant 1408x2048 (a V2-Lite expert), 1 thread, idle:
+// float tiles. Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and the CPU layouts Q4_K_R, Q5_0_R, Q8_0_R have
+// tiled integer kernels (a row's codes unpacked once for 4 tokens); bench_matvec_quant 1408x2048 (a V2-Lite expert), 1 thread, idle:
 // Q4_K 6 tokens 0.33 vs 0.89 ms, 32 tokens 1.84 vs 3.54 ms; Q5_0 0.48 vs 0.77, 2.53 vs 3.45 ms.
 bool matmat_quant_preferred(DType t);
 // The same with the tokens already quantized (xs[t] for token t): linear() quantizes each token
