@@ -51,10 +51,15 @@ KvDType kv_dtype_of(const std::string& kv_type) {
 }
 
 void add_mmap_flag(CLI::App* cmd) {
-  cmd->add_flag_callback(
+  CLI::Option* map = cmd->add_flag_callback(
       "--mmap", [] { MappedFile::set_residency(Residency::Map); },
       "keep weights files memory-mapped (default: read into huge pages when they fit in half the free memory; "
       "decode is faster that way)");
+  cmd->add_flag_callback(
+         "--no-mmap", [] { MappedFile::set_residency(Residency::Resident); },
+         "read weights files into memory whatever their size (as llama.cpp's --no-mmap); Q4_K, Q5_0 and Q8_0 are "
+         "then held in the CPU kernels' layouts")
+      ->excludes(map);
 }
 
 void add_capture_option(CLI::App* cmd, CapturePolicy& policy, const std::string& description) {

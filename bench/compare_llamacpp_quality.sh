@@ -10,6 +10,8 @@
 # usage: bench/compare_llamacpp_quality.sh [PRESET...]     (default: F16 Q8_0 Q4_K_M)
 #   env: LLAMA_BIN=/work/llama/src/build/bin  MLASCOPE=build/app/mlascope  MODEL=assets/models/mla-moe-demo
 #        TEXT=tests/data/text/english.txt  CTX=256  THREADS=2  KV_TYPE=f16 (mlascope's cache; llama.cpp's is f16)
+#        MLASCOPE_ARGS="--no-mmap" (extra `mlascope perplexity` options: this one reads the small presets into
+#        memory, where Q4_K / Q5_0 / Q8_0 take the CPU kernels' layouts, as a large model's do)
 #        WORK=/tmp/mlascope-quality (the GGUF files and logits are kept there between runs)
 # Prints one line per preset and a JSON line per preset (for the record) on stdout.
 set -euo pipefail
@@ -46,9 +48,9 @@ for p in "${presets[@]}"; do
   # log-probs it saved (the NLL of each next token, quantized to 16 bits: ~1e-5 relative).
   llama_ppl=$( (grep -o 'Final estimate: PPL = [0-9.]*' "$work/$p.llama.log" || true) | awk '{print $5}')
   # mlascope on its own tokenization of the text, then on llama.cpp's ids against its log-probs.
-  own=$("$mlascope" perplexity --model "$gguf" --file "$text" --ctx "$ctx" --threads "$threads" --kv-type "$kv_type" --json 2>"$work/$p.mlascope.err") ||
+  own=$("$mlascope" perplexity --model "$gguf" --file "$text" --ctx "$ctx" --threads "$threads" --kv-type "$kv_type" --json ${MLASCOPE_ARGS:-} 2>"$work/$p.mlascope.err") ||
     { echo "$p: mlascope failed: $(tail -1 "$work/$p.mlascope.err")" >&2; continue; }
-  cmp=$("$mlascope" perplexity --model "$gguf" --kl-base "$base" --threads "$threads" --kv-type "$kv_type" --json 2>>"$work/$p.mlascope.err") ||
+  cmp=$("$mlascope" perplexity --model "$gguf" --kl-base "$base" --threads "$threads" --kv-type "$kv_type" --json ${MLASCOPE_ARGS:-} 2>>"$work/$p.mlascope.err") ||
     { echo "$p: mlascope --kl-base failed: $(tail -1 "$work/$p.mlascope.err")" >&2; continue; }
   python3 - "$p" "$llama_ppl" "$own" "$cmp" <<'PY'
 import json, sys

@@ -295,3 +295,29 @@ TEST(CliHygiene, JsonOutputNamingAPathThatIsNotUtf8IsValidJson) {
     EXPECT_NE(j.dump().find("demo\xef\xbf\xbd"), std::string::npos) << cmd[0] << ": " << r.out;
   }
 }
+
+// --no-mmap reads even a small file into memory, where Q8_0 (like Q4_K and Q5_0) takes the CPU
+// kernels' layout (the debug log says so); --mmap keeps the file's pages; both at once are refused.
+// Both ways the same greedy ids: the same integers summed in another order (the tiny model's logits
+// are far from ties; test_gguf_golden holds the reordered model to the fp32 reference).
+TEST(CliHygiene, NoMmapHoldsBlockTypesInTheCpuLayouts) {
+  const fs::path dir = test::temp_dir("no-mmap");
+  const fs::path gguf = dir / "q8.gguf";
+  ASSERT_EQ(run({"convert", "--model", test::data_path("golden/v3-tiny").string(), "--to", gguf.string(), "--type", "q8_0", "--quiet"}).exit_code, 0);
+  const std::vector<std::string> gen = {"generate", "--model", gguf.string(), "--prompt-ids", "1,2,3", "-n", "6", "--temperature", "0",
+                                        "--device", "cpu", "-v"};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> a = gen;
+    a.insert(a.end(), extra.begin(), extra.end());
+    return run(a);
+  };
+  const test::RunResult resident = with({"--no-mmap"}), mapped = with({"--mmap"});
+  ASSERT_EQ(resident.exit_code, 0) << resident.err;
+  ASSERT_EQ(mapped.exit_code, 0) << mapped.err;
+  EXPECT_NE(resident.err.find("reordered for the CPU kernels"), std::string::npos) << resident.err;
+  EXPECT_EQ(mapped.err.find("reordered for the CPU kernels"), std::string::npos) << mapped.err;
+  EXPECT_FALSE(resident.out.empty());
+  EXPECT_EQ(resident.out, mapped.out);
+  expect_refused(with({"--no-mmap", "--mmap"}), "--no-mmap");
+  fs::remove_all(dir);
+}
