@@ -104,6 +104,9 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
   const float scale = softmax_scale_;
   const TensorView& kv_b = *w.kv_b_proj;
   const bool absorbed = mode_ == MlaMode::Absorbed;
+  // A GGUF's block-quantized attn_k_b / attn_v_b, read as stored (kv_b is their F32 copy then).
+  const TensorView* k_b = w.k_b_proj && w.v_b_proj ? w.k_b_proj : nullptr;
+  const TensorView* v_b = k_b ? w.v_b_proj : nullptr;
 
   // Absorbed: the W_UK fold and the W_UV product run over a chunk of tokens at once per head, so
   // each kv_b row is widened once per chunk rather than once per token (a prompt would otherwise
@@ -117,12 +120,24 @@ void Transformer::attention(cpu::ThreadPool& pool, KvCache& cache, int layer, in
   for (int c0 = 0; c0 < n; c0 += chunk) {
     const int cn = std::min(chunk, n - c0);
     auto absorb = [&](int64_t hh) {  // q_lat[t, h] = W_UK_h^T q_nope[t, h]
+      if (k_b) {  // the file's W_UK_h^T rows: one product in their stored type
+        cpu::matmat(*k_b, q + (static_cast<int64_t>(c0) * H + hh) * qk, static_cast<int64_t>(H) * qk, cn, q_lat, HR,
+                    hh * r, (hh + 1) * r);
+        return;
+      }
       const int64_t row0 = hh * kvb_head;
       for (int t = 0; t < cn; ++t) std::fill_n(q_lat + t * HR + hh * r, r, 0.0f);
       cpu::matmat_t_accumulate(kv_b, q + (static_cast<int64_t>(c0) * H + hh) * qk, static_cast<int64_t>(H) * qk, cn,
                                q_lat + hh * r, HR, row0, row0 + nope);
     };
     auto up_v = [&](int64_t hh) {  // out[t, h] = W_UV_h o_lat[t, h]
+      if (v_b) {
+        cpu::matmat(*v_b, o_lat + hh * r, HR, cn, uv_out, HKV, hh * vd, (hh + 1) * vd);
+        for (int t = 0; t < cn; ++t)
+          std::memcpy(attn_out + (static_cast<int64_t>(c0 + t) * H + hh) * vd, uv_out + t * HKV + hh * vd,
+                      sizeof(float) * static_cast<size_t>(vd));
+        return;
+      }
       const int64_t row0 = hh * kvb_head;
       cpu::matmat(kv_b, o_lat + hh * r, HR, cn, uv_out, HKV, row0 + nope, row0 + kvb_head);
       for (int t = 0; t < cn; ++t)

@@ -134,6 +134,10 @@ struct ModelBinder {
       L.kv_a_proj_with_mqa = bind(a + ".kv_a_proj_with_mqa.weight", {c.kv_lora_rank + rope, D}, Kind::Matrix);
       L.kv_a_layernorm = bind(a + ".kv_a_layernorm.weight", {c.kv_lora_rank}, Kind::Vector);
       L.kv_b_proj = bind(a + ".kv_b_proj.weight", {H * (nope + v), c.kv_lora_rank}, Kind::Matrix);
+      if (m.weights_.find(a + ".k_b_proj.weight") && m.weights_.find(a + ".v_b_proj.weight")) {
+        L.k_b_proj = bind(a + ".k_b_proj.weight", {H * c.kv_lora_rank, nope}, Kind::Matrix);
+        L.v_b_proj = bind(a + ".v_b_proj.weight", {H * v, c.kv_lora_rank}, Kind::Matrix);
+      }
       L.o_proj = bind(a + ".o_proj.weight", {D, H * v}, Kind::Matrix);
 
       const std::string f = p + ".mlp";
@@ -175,9 +179,12 @@ void for_each_weight(const Model& m, Fn&& fn) {
   };
   for (int l = 0; l < m.n_layers(); ++l) {
     const LayerWeights& L = m.layer(l);
+    // With the split halves, they are the file's tensors (kv_b_proj is a derived F32 copy): counted
+    // as stored, and what absorbed decode reads.
+    const bool split = L.k_b_proj && L.v_b_proj;
     for (const TensorView* t : {L.input_layernorm, L.post_attention_layernorm, L.q_proj, L.q_a_proj, L.q_a_layernorm,
-                                L.q_b_proj, L.kv_a_proj_with_mqa, L.kv_a_layernorm, L.kv_b_proj, L.o_proj, L.gate,
-                                L.e_score_correction_bias})
+                                L.q_b_proj, L.kv_a_proj_with_mqa, L.kv_a_layernorm, split ? L.k_b_proj : L.kv_b_proj,
+                                split ? L.v_b_proj : nullptr, L.o_proj, L.gate, L.e_score_correction_bias})
       if (t) fn(*t, Use::Always);
     if (!L.is_moe) ffn(L.dense, Use::Always);
     for (const FfnWeights& e : L.experts) ffn(e, Use::RoutedExpert);
@@ -264,6 +271,7 @@ std::shared_ptr<Model> Model::bind(ModelConfig config, WeightStore weights, std:
   // Extra tensors are legal (V3's multi-token-prediction layer, FP8 scales); say so once, quietly.
   std::unordered_set<const TensorView*> bound;
   for_each_weight(*m, [&](const TensorView& t, Use) { bound.insert(&t); });
+  for (int l = 0; l < m->n_layers(); ++l) bound.insert(m->layer(l).kv_b_proj);  // a derived copy when split
   int unused = 0;
   std::string example;
   for (const std::string& n : m->weights_.names()) {

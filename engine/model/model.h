@@ -35,6 +35,11 @@ struct LayerWeights {
   const TensorView* kv_a_proj_with_mqa = nullptr;  // [kv_lora_rank + rope, D]
   const TensorView* kv_a_layernorm = nullptr;      // [kv_lora_rank]
   const TensorView* kv_b_proj = nullptr;           // [H*(nope+v), kv_lora_rank]
+  // llama.cpp's split halves of kv_b_proj as a GGUF stores them in a block type (else null):
+  // k_b [H*kv_lora_rank, nope] (W_UK per head, transposed) and v_b [H*v, kv_lora_rank]. Absorbed
+  // attention reads these instead of kv_b_proj, which is then an F32 copy kept for naive MLA.
+  const TensorView* k_b_proj = nullptr;
+  const TensorView* v_b_proj = nullptr;
   const TensorView* o_proj = nullptr;              // [D, H*v]
   // FFN: dense layers use `dense`; MoE layers use gate/bias/experts/shared
   bool is_moe = false;

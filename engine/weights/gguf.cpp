@@ -348,6 +348,26 @@ void load_gguf(WeightStore& store, const std::filesystem::path& path, const Load
     if (!s.kb || !s.vb)
       f.bad("layer " + std::to_string(layer) + " has only one of attn_k_b / attn_v_b and no attn_kv_b");
     store.add(rebuild_kv_b(store, f, c, s.hf, *s.kb, *s.vb), file_of_part[s.kb->part]);
+    // Block-quantized halves also stay as the file has them, for absorbed attention: q_lat = k_b q_nope
+    // and out = v_b o_lat are plain products with their rows (llama.cpp reads them so), a quarter
+    // of the bytes of the F32 kv_b copy at Q8_0 (V2-Lite: 2.2 vs 8.4 MB per layer per token).
+    const bool plain = s.kb->dtype == s.vb->dtype &&
+                       (s.kb->dtype == DType::F32 || s.kb->dtype == DType::F16 || s.kb->dtype == DType::BF16);
+    if (!plain) {
+      const std::string stem = s.hf.substr(0, s.hf.size() - std::string("kv_b_proj.weight").size());
+      const int64_t H = c.num_attention_heads, rank = c.kv_lora_rank;
+      auto view = [&](const GgufTensorInfo& x, const std::string& name, std::vector<int64_t> shape) {
+        TensorView t;
+        t.name = name;
+        t.dtype = x.dtype;
+        t.shape = std::move(shape);
+        t.data = f.tensor_data(x);
+        t.nbytes = x.nbytes;
+        store.add(std::move(t), file_of_part[x.part]);
+      };
+      view(*s.kb, stem + "k_b_proj.weight", {H * rank, c.qk_nope_head_dim});
+      view(*s.vb, stem + "v_b_proj.weight", {H * c.v_head_dim, rank});
+    }
   }
   // Every tensor the metadata implies, with the implied shape: a mismatch is named here, at load.
   // Visited one by one: the store holds at most what the file could describe, so a file whose
