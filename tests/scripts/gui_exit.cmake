@@ -10,9 +10,19 @@ if(NOT SERVERNUM)
 endif()
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
-execute_process(COMMAND xvfb-run -a -n ${SERVERNUM} -e ${OUT}/xvfb.log -s "-screen 0 1280x800x24" ${BIN} --device cpu --script ${SCRIPT} --screenshot-dir ${OUT}
+# mlascope's own exit status goes to a file: xvfb-run replaces it with 5 when its own cleanup fails
+# ("problem while cleaning up temporary directory", seen once in 4 runs on a busy machine).
+execute_process(COMMAND xvfb-run -a -n ${SERVERNUM} -e ${OUT}/xvfb.log -s "-screen 0 1280x800x24"
+                        sh -c "\"$0\" \"$@\"; echo $? > '${OUT}/status'" ${BIN} --device cpu --script ${SCRIPT} --screenshot-dir ${OUT}
                 RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err TIMEOUT 120)
 message("${out}${err}")
+if(EXISTS ${OUT}/status)
+  file(STRINGS ${OUT}/status status LIMIT_COUNT 1)
+  if(NOT rc EQUAL status)
+    message("xvfb-run exited ${rc}; mlascope exited ${status}")
+  endif()
+  set(rc ${status})
+endif()
 if(NOT rc EQUAL 1)
   file(READ ${OUT}/xvfb.log xvfb_log)
   message("xvfb-run/Xvfb said: ${xvfb_log}")
