@@ -53,7 +53,13 @@ extern "C" void on_sigint(int) { g_sigint = 1; }
 
 // libedit's character reader. Ctrl-C at the prompt must end the line even when the signal lands on
 // another thread (the engine's pool and the recorder have their own) or between two reads, where
-// no read() returns EINTR: so the wait polls and looks at the flag the handler sets.
+// no read() returns EINTR: so the wait polls and looks at the flag the handler sets. The read itself
+// must not block: Ctrl-C makes the terminal discard pending input, so keys that woke the poll may be
+// gone when read() comes, and a blocking read would then wait for the next key with the flag set
+// (seen on a busy machine: the chat sat at the prompt, deaf to the Ctrl-C). g_input_fd is the
+// terminal opened a second time without blocking (see NonBlockingInput).
+int g_input_fd = STDIN_FILENO;
+
 int read_char(EditLine*, wchar_t* out) {
   std::mbstate_t state{};
   for (;;) {
@@ -61,15 +67,15 @@ int read_char(EditLine*, wchar_t* out) {
       errno = EINTR;
       return -1;
     }
-    pollfd p{STDIN_FILENO, POLLIN, 0};
+    pollfd p{g_input_fd, POLLIN, 0};
     const int r = ::poll(&p, 1, 50);
     if (r < 0 && errno != EINTR) return -1;
     if (r <= 0) continue;
     char c = 0;
-    const ssize_t n = ::read(STDIN_FILENO, &c, 1);
+    const ssize_t n = ::read(g_input_fd, &c, 1);
     if (n == 0) return 0;  // end of input
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) continue;
       return -1;
     }
     const size_t k = std::mbrtowc(out, &c, 1, &state);
@@ -81,6 +87,35 @@ int read_char(EditLine*, wchar_t* out) {
     return 1;
   }
 }
+
+// The terminal on stdin opened once more, O_NONBLOCK, for read_char. A new open file description,
+// so the flag is not set on the one stdin shares with the shell (which would find its terminal
+// non-blocking after the chat). A pipe or file on stdin keeps the plain descriptor: nothing
+// discards its input, and reopening a file would start it over.
+class NonBlockingInput {
+ public:
+  NonBlockingInput() {
+    if (::isatty(STDIN_FILENO) != 1) return;
+    const char* name = ::ttyname(STDIN_FILENO);
+    for (const char* path : {name, "/proc/self/fd/0"}) {
+      if (!path) continue;
+      fd_ = ::open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+      if (fd_ >= 0 && ::isatty(fd_) == 1) break;
+      if (fd_ >= 0) ::close(fd_);
+      fd_ = -1;
+    }
+    if (fd_ >= 0) g_input_fd = fd_;
+  }
+  ~NonBlockingInput() {
+    g_input_fd = STDIN_FILENO;
+    if (fd_ >= 0) ::close(fd_);
+  }
+  NonBlockingInput(const NonBlockingInput&) = delete;
+  NonBlockingInput& operator=(const NonBlockingInput&) = delete;
+
+ private:
+  int fd_ = -1;
+};
 
 // SIGINT sets a flag instead of killing the process while the chat runs; the previous disposition
 // comes back when the chat ends. SA_RESTART, so calls the signal lands in (a write of token text, a
@@ -586,6 +621,7 @@ void Chat::load(const std::string& id) {
 int Chat::run() {
   banner();
   SigintGuard sig;
+  NonBlockingInput input;
   EditLine* el = el_init("mlascope", stdin, stdout, stderr);
   History* hist = history_init();
   HistEvent ev;
