@@ -251,11 +251,14 @@ TEST(MatvecQuantErrors, KQuantNeedsSuperBlocks) {
 
 // Q5_0 / Q8_0 rows in the CPU layout whose length is not a whole number of 8-block groups (V2-Lite's
 // ffn_down: 1408 = 5 groups + 4 blocks; 224: no group at all): the regrouped part and the blocks
-// left in the file's layout both count, decode and prompt, against the dequantized dot.
+// left in the file's layout both count, decode and prompt, against the dequantized dot. The
+// 32-wide types in the file's layout too, on rows of a few blocks as a small model has them (the
+// demo's q_b: 96 columns, its experts' down: 128); Q5_0 goes four blocks at a time, so 96, 160
+// and 224 leave 3, 1 and 3 blocks after the last four.
 TEST(MatvecQuantCpuLayout, RowsWithBlocksOutsideTheGroups) {
-  for (const DType t : {DType::Q5_0_R, DType::Q8_0_R})
-  for (const int64_t cols : {int64_t{1408}, int64_t{224}, int64_t{288}}) {
-    SCOPED_TRACE(t == DType::Q5_0_R ? "Q5_0_R" : "Q8_0_R");
+  for (const DType t : {DType::Q5_0_R, DType::Q8_0_R, DType::Q5_0, DType::Q8_0, DType::Q4_1, DType::Q5_1})
+  for (const int64_t cols : {int64_t{1408}, int64_t{224}, int64_t{288}, int64_t{96}, int64_t{128}, int64_t{160}, int64_t{32}}) {
+    SCOPED_TRACE(to_string(t) + std::string(t == DType::Q5_0_R || t == DType::Q8_0_R ? " (CPU layout)" : ""));
     std::mt19937 rng(static_cast<unsigned>(cols));
     const int64_t rows = 5;
     Matrix m = random_matrix(t, rows, cols, rng);

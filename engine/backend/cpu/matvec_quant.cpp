@@ -624,6 +624,63 @@ inline void q4_1_q5_tile(const uint8_t* w, int64_t nb, const Q8Activation* const
   for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) + offset[u];
 }
 
+// 8 int32 lanes each of four dot products p0..p3 → the four full sums [p0, p1, p2, p3].
+inline __m128i sum4_lanes(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
+  const __m256i h = _mm256_hadd_epi32(_mm256_hadd_epi32(p0, p1), _mm256_hadd_epi32(p2, p3));
+  return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+}
+
+// Q5_0 in the file's layout on one row and T tokens. Rows of a few blocks (a small model's 96 or
+// 128 columns) spend as much on per-block scaling as on the products: so four blocks go at once,
+// codes 0..31 unsigned into the dot, the four integer sums gathered in one register (less 16 times
+// each block's sum of x codes), and one multiply by the four weight scales times the four x scales.
+template <int T>
+inline void q5_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m128 acc[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm_setzero_ps();
+  const __m128i ones = _mm_set1_epi16(1);
+  int64_t b = 0;
+  for (; b + 4 <= nb; b += 4, w += 88) {
+    __m256i code[4];
+    for (int k = 0; k < 4; ++k) {
+      const uint8_t* blk = w + 22 * k;
+#if defined(__AVX512BW__) && defined(__AVX512VL__)
+      uint32_t h;
+      std::memcpy(&h, blk + 2, 4);
+      const __m256i v = nibbles32(blk + 6);
+      code[k] = _mm256_mask_add_epi8(v, static_cast<__mmask32>(h), v, _mm256_set1_epi8(16));
+#else
+      code[k] = _mm256_or_si256(nibbles32(blk + 6), fifth_bits(blk + 2));
+#endif
+    }
+    const __m128 dw = _mm_setr_ps(rdf16(w), rdf16(w + 22), rdf16(w + 44), rdf16(w + 66));
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const int8_t* xq = x.q.data() + b * 32;
+      const __m256i z = _mm256_setzero_si256();
+      __m128i isum = sum4_lanes(dot4_acc(z, code[0], load32(xq)), dot4_acc(z, code[1], load32(xq + 32)),
+                                dot4_acc(z, code[2], load32(xq + 64)), dot4_acc(z, code[3], load32(xq + 96)));
+      const __m128i xsum = _mm_madd_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x.sum16.data() + 2 * b)), ones);
+      isum = _mm_sub_epi32(isum, _mm_slli_epi32(xsum, 4));
+      acc[u] = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(dw, _mm_loadu_ps(x.d.data() + b)), acc[u]);
+    }
+  }
+  float tail[T] = {};
+  for (; b < nb; ++b, w += 22) {
+    const __m256i v = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), _mm256_set1_epi8(16));
+    const float dw = rdf16(w);
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      tail[u] += hsum(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32)))) * (dw * x.d[static_cast<size_t>(b)]);
+    }
+  }
+  for (int u = 0; u < T; ++u) {
+    __m128 s4 = _mm_add_ps(acc[u], _mm_movehl_ps(acc[u], acc[u]));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    y[u * ldy] = _mm_cvtss_f32(s4) + tail[u];
+  }
+}
+
 // Q5_0 in the CPU layout on one row and T tokens: per group of 8 blocks, lane j of every register is
 // block j, so eight dot products leave each block's integer sum in its own lane and the 8 weight
 // scales times the 8 x scales apply in one multiply (instead of a broadcast and an FMA per block).
@@ -838,7 +895,8 @@ template <int kKind>
 struct Q41Q5Tiles {
   template <int T>
   static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
-    q4_1_q5_tile<T, kKind>(w, cols / 32, xs, y, ldy);
+    if constexpr (kKind == 1) q5_0_tile<T>(w, cols / 32, xs, y, ldy);
+    else q4_1_q5_tile<T, kKind>(w, cols / 32, xs, y, ldy);
   }
 };
 struct Q4kCpuLayoutTiles {
@@ -1046,6 +1104,12 @@ void matvec_quant_portable(const TensorView& W, const Q8Activation& x, float* y,
 
 void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t r0, int64_t r1) {
 #ifdef MLASCOPE_QUANT_AVX2
+  // The tiled kernels' one-token tile, called in a loop over rows rather than through a function
+  // pointer per row: small models have rows of a few blocks, where the call was a fifth of decode.
+  if (matmat_quant_preferred(W.dtype)) {
+    const Q8Activation* xs[1] = {&x};
+    return matmat_quant(W, xs, 1, y, 0, r0, r1);
+  }
   run(simd_kernel(W.dtype), W, x, y, r0, r1);
 #else
   run(portable_kernel(W.dtype), W, x, y, r0, r1);
