@@ -26,7 +26,7 @@ bool want_resident(uint64_t size) {
     case Residency::Auto: break;
   }
   const uint64_t avail = available_memory_bytes();
-  return size >= (16u << 20) && avail > 0 && size < avail / 2;
+  return size >= (4u << 20) && avail > 0 && size < avail / 2;
 }
 }  // namespace
 

@@ -85,6 +85,21 @@ TEST(MappedFile, AutoKeepsSmallFilesMapped) {
   std::filesystem::remove(p);
 }
 
+// A small quantized model (the demo as a 5-12 MB GGUF) is read in, so that it takes the CPU
+// kernels' layouts; the boundary is 4 MiB.
+TEST(MappedFile, AutoReadsInFilesFromFourMiB) {
+  PolicyGuard g;
+  MappedFile::set_residency(Residency::Auto);
+  for (const uint64_t size : {(4ull << 20) - 1, 4ull << 20}) {
+    std::vector<uint8_t> bytes;
+    const auto p = write_random("mlascope-mf-4m", size, bytes);
+    const MappedFile f(p, "test", for_weights());
+    EXPECT_EQ(f.resident(), size >= (4ull << 20)) << size << " bytes";
+    EXPECT_EQ(0, std::memcmp(f.data(), bytes.data(), bytes.size()));
+    std::filesystem::remove(p);
+  }
+}
+
 TEST(MappedFile, ResidentWeightsAreReadOnly) {
   PolicyGuard g;
   std::vector<uint8_t> bytes;

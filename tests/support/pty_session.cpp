@@ -50,6 +50,7 @@ RunResult run_command(const std::vector<std::string>& argv, const EnvOverrides& 
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    ::setpgid(0, 0);  // its own group, so a timeout takes what it started too (a shell's children)
     const int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, 0);
     ::dup2(out_pipe[1], 1);
@@ -58,6 +59,7 @@ RunResult run_command(const std::vector<std::string>& argv, const EnvOverrides& 
     ::close(err_pipe[0]);
     exec_child(argv, env);
   }
+  ::setpgid(pid, pid);  // also here: whichever runs first, the group exists before any kill
   ::close(out_pipe[1]);
   ::close(err_pipe[1]);
   RunResult r;
@@ -79,7 +81,10 @@ RunResult run_command(const std::vector<std::string>& argv, const EnvOverrides& 
       }
     }
   }
-  if (open_fds > 0) ::kill(pid, SIGKILL);
+  if (open_fds > 0) {
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
+  }
   for (pollfd& f : fds)
     if (f.fd >= 0) ::close(f.fd);
   int st = 0;

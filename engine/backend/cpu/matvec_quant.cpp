@@ -634,12 +634,13 @@ inline __m128i sum4_lanes(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
 // 128 columns) spend as much on per-block scaling as on the products: so four blocks go at once,
 // codes 0..31 unsigned into the dot, the four integer sums gathered in one register (less 16 times
 // each block's sum of x codes), and one multiply by the four weight scales times the four x scales.
+// Blocks b0..nb-1 of a Q5_0 row in the file's layout (w at block b0) for T tokens, into out[T].
 template <int T>
-inline void q5_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+inline void q5_0_blocks(const uint8_t* w, int64_t b0, int64_t nb, const Q8Activation* const* xs, float* out) {
   __m128 acc[T];
   for (int u = 0; u < T; ++u) acc[u] = _mm_setzero_ps();
   const __m128i ones = _mm_set1_epi16(1);
-  int64_t b = 0;
+  int64_t b = b0;
   for (; b + 4 <= nb; b += 4, w += 88) {
     __m256i code[4];
     for (int k = 0; k < 4; ++k) {
@@ -665,27 +666,37 @@ inline void q5_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* x
       acc[u] = _mm_fmadd_ps(_mm_cvtepi32_ps(isum), _mm_mul_ps(dw, _mm_loadu_ps(x.d.data() + b)), acc[u]);
     }
   }
-  float tail[T] = {};
+  for (int u = 0; u < T; ++u) {
+    __m128 s4 = _mm_add_ps(acc[u], _mm_movehl_ps(acc[u], acc[u]));
+    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
+    out[u] = _mm_cvtss_f32(s4);
+  }
   for (; b < nb; ++b, w += 22) {
     const __m256i v = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), _mm256_set1_epi8(16));
     const float dw = rdf16(w);
     for (int u = 0; u < T; ++u) {
       const Q8Activation& x = *xs[u];
-      tail[u] += hsum(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32)))) * (dw * x.d[static_cast<size_t>(b)]);
+      out[u] += hsum(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32)))) * (dw * x.d[static_cast<size_t>(b)]);
     }
   }
-  for (int u = 0; u < T; ++u) {
-    __m128 s4 = _mm_add_ps(acc[u], _mm_movehl_ps(acc[u], acc[u]));
-    s4 = _mm_add_ss(s4, _mm_movehdup_ps(s4));
-    y[u * ldy] = _mm_cvtss_f32(s4) + tail[u];
-  }
+}
+
+// Q5_0 in the file's layout on one row and T tokens. Rows of a few blocks (a small model's 96 or
+// 128 columns) spend as much on per-block scaling as on the products: so four blocks go at once,
+// codes 0..31 unsigned into the dot, the four integer sums gathered in one register (less 16 times
+// each block's sum of x codes), and one multiply by the four weight scales times the four x scales.
+template <int T>
+inline void q5_0_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  float out[T];
+  q5_0_blocks<T>(w, 0, nb, xs, out);
+  for (int u = 0; u < T; ++u) y[u * ldy] = out[u];
 }
 
 // Q5_0 in the CPU layout on one row and T tokens: per group of 8 blocks, lane j of every register is
 // block j, so eight dot products leave each block's integer sum in its own lane and the 8 weight
 // scales times the 8 x scales apply in one multiply (instead of a broadcast and an FMA per block).
 // Codes 0..31 as unsigned bytes; the -16 offset through the blocks' sums of x codes. The last
-// nb % 8 blocks are in the file's layout and go block by block as Q5_0 does.
+// nb % 8 blocks are in the file's layout and go as Q5_0 does.
 template <int T>
 inline void q5_0_r_tile(const uint8_t* w, int64_t nb, const Q8Activation* const* xs, float* y, int64_t ldy) {
   __m256 acc[T];
@@ -722,16 +733,9 @@ inline void q5_0_r_tile(const uint8_t* w, int64_t nb, const Q8Activation* const*
       acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_mul_ps(dw, _mm256_loadu_ps(x.d.data() + g * 8)), acc[u]);
     }
   }
-  for (int64_t b = groups * 8; b < nb; ++b, w += 22) {
-    __m256i v = _mm256_sub_epi8(_mm256_or_si256(nibbles32(w + 6), fifth_bits(w + 2)), _mm256_set1_epi8(16));
-    const float dw = rdf16(w);
-    for (int u = 0; u < T; ++u) {
-      const Q8Activation& x = *xs[u];
-      acc[u] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot_i8_i8(v, load32(x.q.data() + b * 32))),
-                               _mm256_set1_ps(dw * x.d[static_cast<size_t>(b)]), acc[u]);
-    }
-  }
-  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
+  float tail[T];
+  q5_0_blocks<T>(w, groups * 8, nb, xs, tail);  // the blocks after the last whole group
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]) + tail[u];
 }
 
 // Q8_0 in the CPU layout on one row and T tokens, as Q5_0_R: lane j of every register is block j,
