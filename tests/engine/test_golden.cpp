@@ -152,3 +152,32 @@ TEST(GoldenEval, BadPromptIdsGiveOneLineErrorNamingTheOption) {
   }
   fs::remove_all(out_dir);
 }
+
+// The pool splits a prompt's products by rows and its attention by heads, and a row's or a head's
+// arithmetic does not depend on the split: the logits of every position must be the very same
+// floats on one, two and three threads (a sum whose order followed the threads would show here).
+TEST(GoldenThreads, PromptLogitsAreTheSameOnOneTwoAndThreeThreads) {
+  const auto model = test::golden_model(test::asset_path("models/mla-moe-demo").string());
+  std::vector<int32_t> prompt(40);
+  for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 977 + 13) % model->config().vocab_size);
+  std::vector<std::vector<float>> logits;
+  for (const int threads : {1, 2, 3}) {
+    BackendOptions o;
+    o.device = DeviceKind::Cpu;
+    o.n_threads = threads;
+    o.max_context = 64;
+    auto backend = make_cpu_backend(*model, o);
+    ForwardRequest req;
+    req.tokens = prompt;
+    req.all_logits = true;
+    std::vector<float> out;
+    ASSERT_EQ(backend->forward(req, out), StepStatus::Ok);
+    ASSERT_EQ(out.size(), prompt.size() * static_cast<size_t>(model->config().vocab_size));
+    logits.push_back(std::move(out));
+  }
+  for (size_t i = 1; i < logits.size(); ++i) {
+    size_t differ = 0;
+    for (size_t k = 0; k < logits[0].size(); ++k) differ += logits[i][k] != logits[0][k];
+    EXPECT_EQ(differ, 0u) << (i + 1) << " threads: logits that differ from one thread's";
+  }
+}
