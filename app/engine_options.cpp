@@ -57,7 +57,7 @@ void add_mmap_flag(CLI::App* cmd) {
       "decode is faster that way)");
   cmd->add_flag_callback(
          "--no-mmap", [] { MappedFile::set_residency(Residency::Resident); },
-         "read weights files into memory whatever their size (as llama.cpp's --no-mmap); Q4_K, Q5_0 and Q8_0 are "
+         "read weights files into memory whatever their size (as llama.cpp's --no-mmap); Q4_K, Q5_0, Q8_0 and Q6_K are "
          "then held in the CPU kernels' layouts")
       ->excludes(map);
 }

@@ -31,7 +31,7 @@ double median_seconds(F&& f, int reps) {
 }  // namespace
 
 // usage: bench_matvec_quant [ROWS] [COLS] [TYPE]   (TYPE: only that block type, e.g. Q5_0; Q4_K_R, Q5_0_R,
-// Q8_0_R: Q4_K, Q5_0, Q8_0 reordered as the engine holds them in memory)
+// Q8_0_R, Q6_K_R: Q4_K, Q5_0, Q8_0, Q6_K reordered as the engine holds them in memory)
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 8192, cols = argc > 2 ? std::atoll(argv[2]) : 4096;
   const char* only = argc > 3 ? argv[3] : nullptr;
@@ -42,10 +42,11 @@ int main(int argc, char** argv) {
   std::printf("matvec_quant %lld x %lld, 1 thread, SIMD %s\n", static_cast<long long>(rows),
               static_cast<long long>(cols), matvec_quant_has_simd() ? "AVX2" : "none");
   for (DType t : {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::IQ4_NL, DType::Q2_K,
-                  DType::Q3_K, DType::Q4_K, DType::Q4_K_R, DType::Q5_0_R, DType::Q8_0_R, DType::Q5_K, DType::Q6_K, DType::IQ4_XS}) {
-    // Q4_K_R / Q5_0_R / Q8_0_R: Q4_K / Q5_0 / Q8_0 as the engine holds them after loading into memory (reordered
+                  DType::Q3_K, DType::Q4_K, DType::Q4_K_R, DType::Q5_0_R, DType::Q8_0_R, DType::Q5_K, DType::Q6_K, DType::Q6_K_R, DType::IQ4_XS}) {
+    // Q4_K_R / Q5_0_R / Q8_0_R / Q6_K_R: Q4_K / Q5_0 / Q8_0 / Q6_K as the engine holds them after loading into memory (reordered
     // for these kernels).
-    const DType file_type = t == DType::Q4_K_R ? DType::Q4_K : t == DType::Q5_0_R ? DType::Q5_0 : t == DType::Q8_0_R ? DType::Q8_0 : t;
+    const DType file_type = t == DType::Q4_K_R ? DType::Q4_K : t == DType::Q5_0_R ? DType::Q5_0 : t == DType::Q8_0_R ? DType::Q8_0
+                            : t == DType::Q6_K_R ? DType::Q6_K : t;
     const std::string label = file_type != t ? std::string(to_string(t)) + "_R" : std::string(to_string(t));
     if (only && label != only) continue;
     const size_t row_bytes = dtype_bytes(t, static_cast<size_t>(cols));

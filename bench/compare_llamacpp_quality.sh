@@ -14,7 +14,7 @@
 #   env: LLAMA_BIN=/work/llama/src/build/bin  MLASCOPE=build/app/mlascope  MODEL=assets/models/mla-moe-demo
 #        TEXT=tests/data/text/english.txt  CTX=256  THREADS=2  KV_TYPE=f16 (mlascope's cache; llama.cpp's is f16)
 #        MLASCOPE_ARGS="--no-mmap" (extra `mlascope perplexity` options: this one reads the small presets into
-#        memory, where Q4_K / Q5_0 / Q8_0 take the CPU kernels' layouts, as a large model's do)
+#        memory, where Q4_K / Q5_0 / Q8_0 / Q6_K take the CPU kernels' layouts, as a large model's do)
 #        WORK=/tmp/mlascope-quality (the GGUF files and logits are kept there between runs)
 # Prints one line per preset and a JSON line per preset (for the record) on stdout.
 set -euo pipefail

@@ -25,6 +25,7 @@ const char* to_string(DType t) {
     case DType::Q4_K_R: return "Q4_K";  // the same format, held in another order
     case DType::Q5_K: return "Q5_K";
     case DType::Q6_K: return "Q6_K";
+    case DType::Q6_K_R: return "Q6_K";  // the same format, held in another order
     case DType::Q4_1: return "Q4_1";
     case DType::Q5_0: return "Q5_0";
     case DType::Q5_0_R: return "Q5_0";  // the same format, held in another order
@@ -51,6 +52,7 @@ int dtype_block_elems(DType t) {
     case DType::Q4_K_R:
     case DType::Q5_K:
     case DType::Q6_K:
+    case DType::Q6_K_R:
     case DType::Q2_K:
     case DType::Q3_K:
     case DType::IQ4_XS: return 256;
@@ -75,6 +77,7 @@ int dtype_block_bytes(DType t) {
     case DType::Q4_K_R: return 144;
     case DType::Q5_K: return 176;  // 2 f16 + 12 scale bytes + 32 high bits + 128 nibble bytes
     case DType::Q6_K: return 210;  // 128 low nibbles + 64 high bits + 16 scales + f16
+    case DType::Q6_K_R: return 210;
     case DType::Q4_1: return 20;   // f16 scale + f16 min + 16 bytes of nibbles
     case DType::Q5_0: return 22;   // f16 scale + 4 bytes of fifth bits + 16 bytes of nibbles
     case DType::Q5_0_R: return 22;

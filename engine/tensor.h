@@ -40,6 +40,9 @@ enum class DType : uint8_t {
   Q5_0_R,
   // Q8_0 rows regrouped the same way (8 blocks per group, codes stored + 128). Reads as "Q8_0".
   Q8_0_R,
+  // Q6_K blocks with their 6-bit codes regrouped as Q4_K_R's nibbles (lane j = 32 values j), scales
+  // and d where the file has them (weights/quant.h, q6_k_to_cpu_layout). Reads as "Q6_K".
+  Q6_K_R,
 };
 
 const char* to_string(DType t);

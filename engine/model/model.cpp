@@ -262,11 +262,11 @@ std::shared_ptr<Model> Model::bind(ModelConfig config, WeightStore weights, std:
   m->config_ = std::move(config);
   m->weights_ = std::move(weights);
   m->name_ = source_name;
-  // Q4_K, Q5_0 and Q8_0 read into our own memory are reordered for the CPU's dot products
+  // Q4_K, Q5_0, Q8_0 and Q6_K read into our own memory are reordered for the CPU's dot products
   // (bench_matvec_quant at V2-Lite's expert shapes, 1 thread, cache-resident: decode 1.4x, 2.2x,
   // 2.3x); a GPU backend widens weights to float either way.
   if (const uint64_t n = m->weights_.reorder_for_cpu(); n > 0)
-    engine_log()->debug("{}: {} of Q4_K / Q5_0 / Q8_0 reordered for the CPU kernels", source_name, human_bytes(static_cast<double>(n)));
+    engine_log()->debug("{}: {} of Q4_K / Q5_0 / Q8_0 / Q6_K reordered for the CPU kernels", source_name, human_bytes(static_cast<double>(n)));
   ModelBinder{*m, source_name}.run();
   // Extra tensors are legal (V3's multi-token-prediction layer, FP8 scales); say so once, quietly.
   std::unordered_set<const TensorView*> bound;

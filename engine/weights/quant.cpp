@@ -586,6 +586,12 @@ void dequantize_row(DType t, const void* src, float* dst, int64_t n) {
       }
       case DType::Q5_K: dequant_q5k(p, dst); break;
       case DType::Q6_K: dequant_q6k(p, dst); break;
+      case DType::Q6_K_R: {
+        uint8_t block[210];
+        q6_k_from_cpu_layout(p, block);
+        dequant_q6k(block, dst);
+        break;
+      }
       case DType::Q4_1: dequant_q4_1(p, dst); break;
       case DType::Q5_0: dequant_q5<false>(p, dst); break;
       case DType::Q5_1: dequant_q5<true>(p, dst); break;
@@ -686,9 +692,48 @@ void q8_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb) {
   std::memcpy(out, in, static_cast<size_t>(nb % 8) * 34);
 }
 
+namespace {
+// A Q6_K block's value i (0..255) as its 6-bit code (ggml's layout: per half of 128, ql runs of
+// 64 bytes and qh runs of 32, four values from each byte position l).
+inline int q6_k_code(const uint8_t* b, int i) {
+  const int half = i / 128, k = i % 128, quarter = k / 32, l = k % 32;
+  const uint8_t* ql = b + 64 * half;
+  const uint8_t* qh = b + 128 + 32 * half;
+  const int lo = ((ql[l + 32 * (quarter & 1)] >> (4 * (quarter >> 1))) & 0x0f);
+  return lo | (((qh[l] >> (2 * quarter)) & 3) << 4);
+}
+}  // namespace
+
+void q6_k_to_cpu_layout(const uint8_t* in, uint8_t* out) {
+  std::memset(out, 0, 192);
+  for (int m = 0; m < 8; ++m)
+    for (int j = 0; j < 8; ++j)
+      for (int p = 0; p < 4; ++p) {
+        const int code = q6_k_code(in, 32 * j + 4 * m + p), byte = 4 * j + p;
+        out[32 * (m / 2) + byte] |= static_cast<uint8_t>((code & 0x0f) << (4 * (m % 2)));
+        out[128 + 32 * (m / 4) + byte] |= static_cast<uint8_t>((code >> 4) << (2 * (m % 4)));
+      }
+  std::memcpy(out + 192, in + 192, 18);
+}
+
+void q6_k_from_cpu_layout(const uint8_t* in, uint8_t* out) {
+  std::memset(out, 0, 192);
+  for (int m = 0; m < 8; ++m)
+    for (int j = 0; j < 8; ++j)
+      for (int p = 0; p < 4; ++p) {
+        const int byte = 4 * j + p;
+        const int code = ((in[32 * (m / 2) + byte] >> (4 * (m % 2))) & 0x0f) | (((in[128 + 32 * (m / 4) + byte] >> (2 * (m % 4))) & 3) << 4);
+        const int i = 32 * j + 4 * m + p, half = i / 128, k = i % 128, quarter = k / 32, l = k % 32;
+        out[64 * half + l + 32 * (quarter & 1)] |= static_cast<uint8_t>((code & 0x0f) << (4 * (quarter >> 1)));
+        out[128 + 32 * half + l] |= static_cast<uint8_t>((code >> 4) << (2 * quarter));
+      }
+  std::memcpy(out + 192, in + 192, 18);
+}
+
 DType cpu_layout_of(DType t) {
   switch (t) {
     case DType::Q4_K: return DType::Q4_K_R;
+    case DType::Q6_K: return DType::Q6_K_R;
     case DType::Q5_0: return DType::Q5_0_R;
     case DType::Q8_0: return DType::Q8_0_R;
     default: return t;
@@ -702,6 +747,9 @@ void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n) {
       return;
     case DType::Q5_0: return q5_0_row_to_cpu_layout(in, out, n / 32);
     case DType::Q8_0: return q8_0_row_to_cpu_layout(in, out, n / 32);
+    case DType::Q6_K:
+      for (int64_t b = 0; b < n / 256; ++b) q6_k_to_cpu_layout(in + 210 * b, out + 210 * b);
+      return;
     default: std::memcpy(out, in, dtype_bytes(t, static_cast<size_t>(n)));
   }
 }

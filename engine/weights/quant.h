@@ -57,8 +57,18 @@ void q5_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
 void q8_0_row_to_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
 void q8_0_row_from_cpu_layout(const uint8_t* in, uint8_t* out, int64_t nb);
 
+// Q6_K's CPU layout (DType::Q6_K_R), one 210-byte block, in != out. With code register m (m = 0..7)
+// holding, in bytes 4j..4j+3, the codes of values 32j + 4m .. 32j + 4m + 3: bytes 0..127 are four
+// runs of 32 where run c holds register 2c in its low and 2c+1 in its high nibbles; bytes 128..191
+// are two runs where run h holds bits 4..5 of register 4h + i in bits 2i..2i+1. Scales and d stay
+// at 192..209. Lane j of every register is then values 32j..32j+31 (Q6_K's sub-blocks 2j and 2j+1:
+// registers 0..3 and 4..7), x comes in Q4_K_R's order (Q8Activation::qp), and a VNNI dot sums each
+// sub-block in its own lane: two multiplies by the even and the odd scales per super-block.
+void q6_k_to_cpu_layout(const uint8_t* in, uint8_t* out);
+void q6_k_from_cpu_layout(const uint8_t* in, uint8_t* out);
+
 // The in-memory layout the CPU kernels prefer for t (Q4_K -> Q4_K_R, Q5_0 -> Q5_0_R, Q8_0 ->
-// Q8_0_R), or t itself.
+// Q8_0_R, Q6_K -> Q6_K_R), or t itself.
 DType cpu_layout_of(DType t);
 // One row of n values from t's file layout into cpu_layout_of(t)'s, in != out.
 void row_to_cpu_layout(DType t, const uint8_t* in, uint8_t* out, int64_t n);

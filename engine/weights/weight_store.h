@@ -40,8 +40,8 @@ class WeightStore {
   // Where the tensor came from (for error messages).
   std::string file_of(const std::string& hf_name) const;
 
-  // Q4_K, Q5_0 and Q8_0 tensors of files read into memory (MappedFile::resident) are reordered in
-  // place into the CPU kernels' layouts and become DType::Q4_K_R / Q5_0_R / Q8_0_R (same values;
+  // Q4_K, Q5_0, Q8_0 and Q6_K tensors of files read into memory (MappedFile::resident) are reordered in
+  // place into the CPU kernels' layouts and become DType::Q4_K_R / Q5_0_R / Q8_0_R / Q6_K_R (same values;
   // weights/quant.h).
   // Mapped files keep the file's layout. Returns the bytes reordered. The model loader calls this;
   // tools that copy tensors out (convert) open a store without it.

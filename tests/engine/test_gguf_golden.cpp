@@ -173,7 +173,7 @@ TEST(GgufGolden, QuantizedAgreementIsReported) {
   }
 }
 
-// Q4_K, Q5_0 and Q8_0 read into memory are reordered for the CPU kernels (DType::*_R); mapped,
+// Q4_K, Q5_0, Q8_0 and Q6_K read into memory are reordered for the CPU kernels (DType::*_R); mapped,
 // they are used as the file has them. The integers are the same, summed in another order: outputs differ by float
 // rounding (~1e-6), which now and then moves an activation's int8 rounding and then the logits of
 // that position by up to ~0.1 (measured on the demo model: 0.05-0.08), well inside the Q4_K error
@@ -181,7 +181,7 @@ TEST(GgufGolden, QuantizedAgreementIsReported) {
 // same closeness to it, the same greedy choices at nearly every position. (The kernels themselves
 // are checked value by value in test_matvec_quant.)
 TEST(GgufGolden, ReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
-  for (const DType type : {DType::Q4_K, DType::Q5_0, DType::Q8_0}) {
+  for (const DType type : {DType::Q4_K, DType::Q5_0, DType::Q8_0, DType::Q6_K}) {
   SCOPED_TRACE(to_string(type));
   const fs::path dir = test::asset_path("models/mla-moe-demo");
   const WeightStore hf = WeightStore::open(dir);

@@ -50,7 +50,7 @@ Matrix random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng) {
       std::memcpy(&m.bytes[off + at], &h, 2);
     };
     switch (t) {
-      case DType::Q6_K: put(208); break;
+      case DType::Q6_K: case DType::Q6_K_R: put(208); break;
       case DType::Q3_K: put(108); break;
       case DType::Q2_K: put(80), put(82); break;
       case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1: case DType::Q5_1: put(0), put(2); break;
@@ -93,7 +93,7 @@ TEST_P(MatvecQuant, MatchesDequantizedDot) {
     double exact_q = 0, exact = 0, mag = 0, bound = 0;
     // Q2_K..Q6_K and IQ4_XS take x in 256-value blocks (one scale per super-block), the others in 32s.
     const bool k = t == DType::Q2_K || t == DType::Q3_K || t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K ||
-                   t == DType::Q6_K || t == DType::IQ4_XS;
+                   t == DType::Q6_K || t == DType::Q6_K_R || t == DType::IQ4_XS;
     ASSERT_EQ(k, super_blocks_for(t));
     for (int64_t i = 0; i < cols; ++i) {
       const double dx = k ? xq.dk[i / 256] : xq.d[i / 32];
@@ -113,12 +113,13 @@ INSTANTIATE_TEST_SUITE_P(Types, MatvecQuant,
                          ::testing::Values(DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
                                            DType::IQ4_NL, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K,
                                            DType::Q6_K, DType::IQ4_XS, DType::Q4_K_R, DType::Q5_0_R,
-                                           DType::Q8_0_R),
+                                           DType::Q8_0_R, DType::Q6_K_R),
                          [](const ::testing::TestParamInfo<DType>& p) {
                            // Q4_K_R reads as "Q4_K" to users; test names must differ.
                            return p.param == DType::Q4_K_R   ? std::string("Q4_K_cpu_layout")
                                   : p.param == DType::Q5_0_R ? std::string("Q5_0_cpu_layout")
                                   : p.param == DType::Q8_0_R ? std::string("Q8_0_cpu_layout")
+                                  : p.param == DType::Q6_K_R ? std::string("Q6_K_cpu_layout")
                                                              : std::string(to_string(p.param));
                          });
 

@@ -486,6 +486,44 @@ TEST(Dequant, Q4_KCpuLayoutPlacesEveryCodeAndRoundTrips) {
   }
 }
 
+// Q6_K's CPU layout: the file's codes read as ggml's dequantize_row_q6_K reads them (per half of
+// 128: q1..q4 from ql[l], ql[l + 32] and qh[l]), each found where quant.h puts it (value 32j + 4m + p
+// at byte 4j + p of register m: nibble m % 2 of run m / 2, bits 2 (m % 4) of high run m / 4),
+// scales and d untouched; the reordering round-trips and dequantizes to exactly the Q6_K values.
+TEST(Dequant, Q6_KCpuLayoutPlacesEveryCodeAndRoundTrips) {
+  std::mt19937 rng(29);
+  for (int trial = 0; trial < 100; ++trial) {
+    std::vector<uint8_t> b(210), r(210), back(210);
+    for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+    const uint16_t hd = f32_to_f16(0.01f);
+    std::memcpy(b.data() + 208, &hd, 2);
+    int file_code[256];
+    for (int half = 0; half < 2; ++half) {
+      const uint8_t* ql = b.data() + 64 * half;
+      const uint8_t* qh = b.data() + 128 + 32 * half;
+      for (int l = 0; l < 32; ++l) {
+        file_code[128 * half + l] = (ql[l] & 0x0f) | (((qh[l] >> 0) & 3) << 4);
+        file_code[128 * half + l + 32] = (ql[l + 32] & 0x0f) | (((qh[l] >> 2) & 3) << 4);
+        file_code[128 * half + l + 64] = (ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4);
+        file_code[128 * half + l + 96] = (ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4);
+      }
+    }
+    q6_k_to_cpu_layout(b.data(), r.data());
+    ASSERT_EQ(0, std::memcmp(b.data() + 192, r.data() + 192, 18)) << "scales and d";
+    for (int m = 0; m < 8; ++m)
+      for (int j = 0; j < 8; ++j)
+        for (int p = 0; p < 4; ++p) {
+          const size_t byte = static_cast<size_t>(4 * j + p);
+          const int lo = (r[32 * static_cast<size_t>(m / 2) + byte] >> (4 * (m % 2))) & 0x0f;
+          const int hi = (r[128 + 32 * static_cast<size_t>(m / 4) + byte] >> (2 * (m % 4))) & 3;
+          ASSERT_EQ(lo | (hi << 4), file_code[32 * j + 4 * m + p]) << "trial " << trial << " register " << m << " lane " << j;
+        }
+    q6_k_from_cpu_layout(r.data(), back.data());
+    ASSERT_EQ(back, b);
+    EXPECT_EQ(deq(DType::Q6_K_R, r, 256), deq(DType::Q6_K, b, 256));
+  }
+}
+
 // Q5_0's CPU layout, per row: in each group of 8 blocks the scales come first in block order, code
 // (j, i) sits in chunk i / 8, byte 4j + i % 4, low nibble for i % 8 < 4, its fifth bit in mask
 // 2 (i / 8) + (i % 8) / 4 at bit 4j + i % 4; blocks after the last whole group are copied as they

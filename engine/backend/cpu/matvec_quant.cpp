@@ -177,6 +177,14 @@ float dot_q4_1_q5(const uint8_t* w, const Q8Activation& x, int64_t n) {
   return acc;
 }
 
+// Q6_K in the CPU layout: each block back in the file's layout, then as Q6_K.
+float dot_q6_k_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
+  thread_local std::vector<uint8_t> row;
+  row.resize(static_cast<size_t>(n / 256 * 210));
+  for (int64_t b = 0; b < n / 256; ++b) q6_k_from_cpu_layout(w + 210 * b, row.data() + 210 * b);
+  return dot_q6_k(row.data(), x, n);
+}
+
 // Q8_0 in the CPU layout: the row back in the file's layout, then as Q8_0.
 float dot_q8_0_r(const uint8_t* w, const Q8Activation& x, int64_t n) {
   thread_local std::vector<uint8_t> row;
@@ -281,6 +289,7 @@ DotFn portable_kernel(DType t) {
     case DType::Q8_0_R: return dot_q8_0_r;
     case DType::Q5_K: return dot_qk_affine<true>;
     case DType::Q6_K: return dot_q6_k;
+    case DType::Q6_K_R: return dot_q6_k_r;
     case DType::Q4_1: return dot_q4_1_q5<0>;
     case DType::Q5_0: return dot_q4_1_q5<1>;
     case DType::Q5_1: return dot_q4_1_q5<2>;
@@ -552,6 +561,55 @@ inline void q6_k_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* 
         part[c] = madd_acc(part[c], _mm256_maddubs_epi16(codes[c + 4], load32(xq + 32 * (c + 4))), scale[c + 4]);
       }
       __m256i isum = _mm256_add_epi32(_mm256_add_epi32(part[0], part[1]), _mm256_add_epi32(part[2], part[3]));
+      const __m256i offs = _mm256_madd_epi16(sc16, load32(x.ksum16.data() + sb * 16));
+      isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offs, 5));
+      acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.dk[static_cast<size_t>(sb)]), _mm256_cvtepi32_ps(isum), acc[u]);
+    }
+  }
+  for (int u = 0; u < T; ++u) y[u * ldy] = hsum(acc[u]);
+}
+
+// Q6_K in the CPU layout (weights/quant.h) on one row and T tokens: lane j of code register m is
+// values 32j + 4m .. +3, x in the same order (qp), so registers 0..3 sum Q6_K's sub-block 2j and
+// 4..7 sub-block 2j + 1 in lane j, each chain scaled once by the even or the odd scales. Codes go
+// unsigned (0..63) into the dot; the -32 offset as in q6_k_tile.
+template <int T>
+inline void q6_k_r_tile(const uint8_t* w, int64_t nsb, const Q8Activation* const* xs, float* y, int64_t ldy) {
+  __m256 acc[T];
+  for (int u = 0; u < T; ++u) acc[u] = _mm256_setzero_ps();
+  const __m256i nib = _mm256_set1_epi8(0x0f), two_bits = _mm256_set1_epi8(0x30);
+  const __m128i even_odd = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
+  for (int64_t sb = 0; sb < nsb; ++sb, w += 210) {
+    __m256i code[8];
+    for (int c = 0; c < 4; ++c) {
+      const __m256i raw = load32(w + 32 * c);
+      code[2 * c] = _mm256_and_si256(raw, nib);
+      code[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(raw, 4), nib);
+    }
+    for (int h = 0; h < 2; ++h) {
+      const __m256i hb = load32(w + 128 + 32 * h);  // bits 2i..2i+1: register 4h + i, to bits 4..5
+      code[4 * h] = _mm256_or_si256(code[4 * h], _mm256_and_si256(_mm256_slli_epi16(hb, 4), two_bits));
+      code[4 * h + 1] = _mm256_or_si256(code[4 * h + 1], _mm256_and_si256(_mm256_slli_epi16(hb, 2), two_bits));
+      code[4 * h + 2] = _mm256_or_si256(code[4 * h + 2], _mm256_and_si256(hb, two_bits));
+      code[4 * h + 3] = _mm256_or_si256(code[4 * h + 3], _mm256_and_si256(_mm256_srli_epi16(hb, 2), two_bits));
+    }
+    const __m128i sc_raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w + 192));
+    const __m128i sc_eo = _mm_shuffle_epi8(sc_raw, even_odd);
+    const __m256i sc_even = _mm256_cvtepi8_epi32(sc_eo), sc_odd = _mm256_cvtepi8_epi32(_mm_srli_si128(sc_eo, 8));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(sc_raw);
+    const float dw = rdf16(w + 208);
+    for (int u = 0; u < T; ++u) {
+      const Q8Activation& x = *xs[u];
+      const int8_t* xq = x.qp.data() + sb * 256;
+      const __m256i z = _mm256_setzero_si256();
+      __m256i e0 = dot4_acc(z, code[0], load32(xq)), e1 = dot4_acc(z, code[1], load32(xq + 32));
+      __m256i o0 = dot4_acc(z, code[4], load32(xq + 128)), o1 = dot4_acc(z, code[5], load32(xq + 160));
+      e0 = dot4_acc(e0, code[2], load32(xq + 64));
+      e1 = dot4_acc(e1, code[3], load32(xq + 96));
+      o0 = dot4_acc(o0, code[6], load32(xq + 192));
+      o1 = dot4_acc(o1, code[7], load32(xq + 224));
+      __m256i isum = _mm256_add_epi32(_mm256_mullo_epi32(_mm256_add_epi32(e0, e1), sc_even),
+                                      _mm256_mullo_epi32(_mm256_add_epi32(o0, o1), sc_odd));
       const __m256i offs = _mm256_madd_epi16(sc16, load32(x.ksum16.data() + sb * 16));
       isum = _mm256_sub_epi32(isum, _mm256_slli_epi32(offs, 5));
       acc[u] = _mm256_fmadd_ps(_mm256_set1_ps(dw * x.dk[static_cast<size_t>(sb)]), _mm256_cvtepi32_ps(isum), acc[u]);
@@ -921,6 +979,12 @@ struct Q80CpuLayoutTiles {
     q8_0_r_tile<T>(w, cols / 32, xs, y, ldy);
   }
 };
+struct Q6kCpuLayoutTiles {
+  template <int T>
+  static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
+    q6_k_r_tile<T>(w, cols / 256, xs, y, ldy);
+  }
+};
 struct Q6kTiles {
   template <int T>
   static void tile(const uint8_t* w, int64_t cols, const Q8Activation* const* xs, float* y, int64_t ldy) {
@@ -968,6 +1032,7 @@ DotFn simd_kernel(DType t) {
     case DType::Q8_0_R: return one_token<Q80CpuLayoutTiles>;
     case DType::Q5_K: return one_token<QkAffineTiles<true>>;
     case DType::Q6_K: return one_token<Q6kTiles>;
+    case DType::Q6_K_R: return one_token<Q6kCpuLayoutTiles>;
     case DType::Q4_1: return one_token<Q41Q5Tiles<0>>;
     case DType::Q5_0: return one_token<Q41Q5Tiles<1>>;
     case DType::Q5_1: return one_token<Q41Q5Tiles<2>>;
@@ -1061,7 +1126,7 @@ void transpose_groups(const int8_t* in, int8_t* out) {
 }  // namespace
 
 bool super_blocks_for(DType t) {
-  return t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q2_K || t == DType::Q3_K ||
+  return t == DType::Q4_K || t == DType::Q4_K_R || t == DType::Q5_K || t == DType::Q6_K || t == DType::Q6_K_R || t == DType::Q2_K || t == DType::Q3_K ||
          t == DType::IQ4_XS;
 }
 
@@ -1123,7 +1188,7 @@ void matvec_quant(const TensorView& W, const Q8Activation& x, float* y, int64_t 
 bool matmat_quant_preferred(DType t) {  // the tiled kernels win at every batch size measured (6 and 32 tokens)
   switch (t) {
     case DType::Q8_0: case DType::Q6_K: case DType::Q4_K: case DType::Q4_K_R: case DType::Q5_K: case DType::Q4_1:
-    case DType::Q5_0: case DType::Q5_0_R: case DType::Q5_1: case DType::Q8_0_R: return true;
+    case DType::Q5_0: case DType::Q5_0_R: case DType::Q5_1: case DType::Q8_0_R: case DType::Q6_K_R: return true;
     default: return false;
   }
 }
@@ -1146,6 +1211,7 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
     case DType::Q8_0_R: return tiled_rows<Q80CpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_K: return tiled_rows<QkAffineTiles<true>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q6_K: return tiled_rows<Q6kTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
+    case DType::Q6_K_R: return tiled_rows<Q6kCpuLayoutTiles>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q4_1: return tiled_rows<Q41Q5Tiles<0>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_0: return tiled_rows<Q41Q5Tiles<1>>(W, xs, n_tokens, Y, ldy, r0, r1);
     case DType::Q5_1: return tiled_rows<Q41Q5Tiles<2>>(W, xs, n_tokens, Y, ldy, r0, r1);

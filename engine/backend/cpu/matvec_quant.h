@@ -57,7 +57,7 @@ void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_to
                   int64_t row_begin, int64_t row_end);
 
 // Whether a prompt's product should use matmat_quant rather than cpu::matmat's widened
-// float tiles. Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and the CPU layouts Q4_K_R, Q5_0_R, Q8_0_R have
+// float tiles. Q8_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and the CPU layouts Q4_K_R, Q5_0_R, Q8_0_R, Q6_K_R have
 // tiled integer kernels (a row's codes unpacked once for 4 tokens); bench_matvec_quant 1408x2048 (a V2-Lite expert), 1 thread, idle:
 // Q4_K 6 tokens 0.33 vs 0.89 ms, 32 tokens 1.84 vs 3.54 ms; Q5_0 0.48 vs 0.77, 2.53 vs 3.45 ms.
 bool matmat_quant_preferred(DType t);
