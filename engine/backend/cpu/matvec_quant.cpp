@@ -688,11 +688,8 @@ inline __m128i sum4_lanes(__m256i p0, __m256i p1, __m256i p2, __m256i p3) {
   return _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
 }
 
-// Q5_0 in the file's layout on one row and T tokens. Rows of a few blocks (a small model's 96 or
-// 128 columns) spend as much on per-block scaling as on the products: so four blocks go at once,
-// codes 0..31 unsigned into the dot, the four integer sums gathered in one register (less 16 times
-// each block's sum of x codes), and one multiply by the four weight scales times the four x scales.
-// Blocks b0..nb-1 of a Q5_0 row in the file's layout (w at block b0) for T tokens, into out[T].
+// Blocks b0..nb-1 of a Q5_0 row in the file's layout (w at block b0) for T tokens, into out[T]
+// (see q5_0_tile).
 template <int T>
 inline void q5_0_blocks(const uint8_t* w, int64_t b0, int64_t nb, const Q8Activation* const* xs, float* out) {
   __m128 acc[T];
