@@ -21,6 +21,7 @@
 #include "engine/weights/quant.h"
 #include "engine/weights/weight_store.h"
 #include "support/data_paths.h"
+#include "support/golden_compare.h"
 
 using namespace mlascope;
 namespace fs = std::filesystem;
@@ -204,15 +205,8 @@ TEST(GgufGolden, ReorderedInMemoryIsAsCloseToTheReferenceAsTheFileLayout) {
       reordered[resident] += t == cpu_layout_of(type);
       q4k[resident] += t == type;
     }
-    BackendOptions bo;
-    bo.device = DeviceKind::Cpu;
-    bo.n_threads = 2;
-    auto backend = make_cpu_backend(*model, bo);
     std::vector<float> logits;
-    ForwardRequest req;
-    req.tokens = prompt;
-    req.all_logits = true;
-    EXPECT_EQ(backend->forward(req, logits), StepStatus::Ok);
+    EXPECT_EQ(test::cpu_prompt_logits(*model, prompt, logits, 2), StepStatus::Ok);
     ASSERT_EQ(logits.size(), ref.size());
     const size_t V = static_cast<size_t>(model->config().vocab_size);
     positions = static_cast<int>(ref.size() / V);

@@ -162,16 +162,8 @@ TEST(GoldenThreads, PromptLogitsAreTheSameOnOneTwoAndThreeThreads) {
   for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = static_cast<int32_t>((i * 977 + 13) % model->config().vocab_size);
   std::vector<std::vector<float>> logits;
   for (const int threads : {1, 2, 3}) {
-    BackendOptions o;
-    o.device = DeviceKind::Cpu;
-    o.n_threads = threads;
-    o.max_context = 64;
-    auto backend = make_cpu_backend(*model, o);
-    ForwardRequest req;
-    req.tokens = prompt;
-    req.all_logits = true;
     std::vector<float> out;
-    ASSERT_EQ(backend->forward(req, out), StepStatus::Ok);
+    ASSERT_EQ(test::cpu_prompt_logits(*model, prompt, out, threads), StepStatus::Ok);
     ASSERT_EQ(out.size(), prompt.size() * static_cast<size_t>(model->config().vocab_size));
     logits.push_back(std::move(out));
   }

@@ -16,6 +16,19 @@ std::shared_ptr<Model> golden_model(const std::filesystem::path& dir) {
   return m;
 }
 
+StepStatus cpu_prompt_logits(const Model& model, std::span<const int32_t> prompt, std::vector<float>& logits, int n_threads,
+                             MlaMode mla) {
+  BackendOptions bo;
+  bo.device = DeviceKind::Cpu;
+  bo.n_threads = n_threads;
+  bo.mla = mla;
+  auto backend = make_cpu_backend(model, bo);
+  ForwardRequest req;
+  req.tokens = prompt;
+  req.all_logits = true;
+  return backend->forward(req, logits);
+}
+
 Produced run_golden(Backend& backend, const ModelConfig& c, bool prefill, const std::vector<int32_t>& prompt,
                     int n_greedy) {
   const int T = static_cast<int>(prompt.size());

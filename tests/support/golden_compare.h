@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ std::vector<std::string> check_all(const Produced& p, const Golden& g, const Mod
 // record's raw probability and top entry against greedy_logits, and routes when captured. The
 // generator must be fresh, with room for T + N positions.
 std::vector<std::string> check_generated_greedy(Generator& gen, const Golden& g);
+
+// The prompt through a fresh CPU backend in one forward call, the logits of every position into
+// `logits` ([prompt.size(), vocab]).
+StepStatus cpu_prompt_logits(const Model& model, std::span<const int32_t> prompt, std::vector<float>& logits, int n_threads,
+                             MlaMode mla = BackendOptions{}.mla);
 
 // "first divergence: ... (n tensors out of tolerance in all)" and the next few, for FAIL().
 std::string describe_failures(const std::vector<std::string>& fails);
