@@ -19,9 +19,9 @@ bool integer_path(const TensorView& W, int64_t n) {
   return dtype_is_quantized(W.dtype) && (n == 1 || matmat_quant_preferred(W.dtype));
 }
 
-const Q8Activation* const* quantize_for(const float* X, int64_t cols, int64_t n, bool super_blocks) {
+const Q8Activation* const* quantize_for(const float* X, int64_t cols, int64_t n, bool super_blocks, bool regrouped) {
   thread_local QuantizedTokens store;
-  return quantize_tokens(X, cols, cols, n, super_blocks, store);
+  return quantize_tokens(X, cols, cols, n, super_blocks, regrouped, store);
 }
 
 void product(const TensorView& W, const float* X, const Q8Activation* const* xq, int64_t n, float* Y, int64_t r0,
@@ -38,7 +38,8 @@ void product(const TensorView& W, const float* X, const Q8Activation* const* xq,
 
 void linear(ThreadPool& pool, const TensorView& W, const float* X, int64_t n, float* Y) {
   const int64_t rows = W.rows(), cols = W.cols();
-  const Q8Activation* const* xq = integer_path(W, n) ? quantize_for(X, cols, n, super_blocks_for(W.dtype)) : nullptr;
+  const Q8Activation* const* xq =
+      integer_path(W, n) ? quantize_for(X, cols, n, super_blocks_for(W.dtype), regrouped_for(W.dtype)) : nullptr;
   pool.parallel_for(rows, row_grain(cols, n), [&](int64_t r0, int64_t r1) { product(W, X, xq, n, Y, r0, r1); });
 }
 
@@ -47,7 +48,8 @@ void linear2(ThreadPool& pool, const TensorView& A, const TensorView& B, const f
   const int64_t rows = A.rows(), cols = A.cols();
   const Q8Activation* const* xq =
       integer_path(A, n) && integer_path(B, n) && B.cols() == cols
-          ? quantize_for(X, cols, n, super_blocks_for(A.dtype) || super_blocks_for(B.dtype))
+          ? quantize_for(X, cols, n, super_blocks_for(A.dtype) || super_blocks_for(B.dtype),
+                         regrouped_for(A.dtype) || regrouped_for(B.dtype))
           : nullptr;
   // One index space over both weights: [0, rows) is A, [rows, 2 rows) is B.
   pool.parallel_for(2 * rows, row_grain(cols, n), [&](int64_t i0, int64_t i1) {

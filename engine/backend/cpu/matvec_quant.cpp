@@ -1052,6 +1052,8 @@ void run(DotFn fn, const TensorView& W, const Q8Activation& x, float* y, int64_t
     fail("matvec", W.name, "x was quantized without the 256-value blocks this type needs");
   if ((W.dtype == DType::Q5_0_R || W.dtype == DType::Q8_0_R) && static_cast<int64_t>(x.qt.size()) != cols / 256 * 256)
     fail("matvec", W.name, "x was quantized without the regrouped codes Q5_0's CPU layout needs");
+  if ((W.dtype == DType::Q4_K_R || W.dtype == DType::Q6_K_R) && static_cast<int64_t>(x.qp.size()) != cols)
+    fail("matvec", W.name, "x was quantized without the regrouped codes this CPU layout needs");
   const size_t row_bytes = dtype_bytes(W.dtype, static_cast<size_t>(cols));
   const auto* base = static_cast<const uint8_t*>(W.data);
   for (int64_t r = r0; r < r1; ++r) y[r] = fn(base + static_cast<size_t>(r) * row_bytes, x, cols);
@@ -1127,7 +1129,11 @@ bool super_blocks_for(DType t) {
          t == DType::IQ4_XS;
 }
 
-void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks) {
+bool regrouped_for(DType t) {
+  return t == DType::Q4_K_R || t == DType::Q5_0_R || t == DType::Q8_0_R || t == DType::Q6_K_R;
+}
+
+void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks, bool regrouped) {
   if (n % 32 != 0) fail("matvec", "", "activation length " + std::to_string(n) + " is not a multiple of 32");
   out.n = n;
   out.q.resize(static_cast<size_t>(n));
@@ -1136,21 +1142,23 @@ void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool supe
   for (int64_t b = 0; b < n / 32; ++b)
     quantize_block(x + b * 32, 32, out.q.data() + b * 32, out.d.data() + b, out.sum16.data() + b * 2);
   // qt / sum32 (Q5_0_R, Q8_0_R): the same 8x8 transpose of four-value groups, of q, per 256 values.
-  out.qt.resize(static_cast<size_t>(n / 256 * 256));
-  out.sum32.resize(static_cast<size_t>(n / 32));
-  for (int64_t i = 0; i < n / 32; ++i)
-    out.sum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.sum16[static_cast<size_t>(2 * i)] + out.sum16[static_cast<size_t>(2 * i + 1)]);
-  for (int64_t b = 0; b < n / 256; ++b) transpose_groups(out.q.data() + b * 256, out.qt.data() + b * 256);
+  out.qt.resize(regrouped ? static_cast<size_t>(n / 256 * 256) : 0);
+  out.sum32.resize(regrouped ? static_cast<size_t>(n / 32) : 0);
+  if (regrouped) {
+    for (int64_t i = 0; i < n / 32; ++i)
+      out.sum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.sum16[static_cast<size_t>(2 * i)] + out.sum16[static_cast<size_t>(2 * i + 1)]);
+    for (int64_t b = 0; b < n / 256; ++b) transpose_groups(out.q.data() + b * 256, out.qt.data() + b * 256);
+  }
   const bool k = super_blocks && n % 256 == 0;
   out.qk.resize(k ? static_cast<size_t>(n) : 0);
   out.dk.resize(k ? static_cast<size_t>(n / 256) : 0);
   out.ksum16.resize(k ? static_cast<size_t>(n / 16) : 0);
-  out.qp.resize(k ? static_cast<size_t>(n) : 0);
+  out.qp.resize(k && regrouped ? static_cast<size_t>(n) : 0);
   out.ksum32.resize(k ? static_cast<size_t>(n / 32) : 0);
   if (!k) return;
   for (int64_t b = 0; b < n / 256; ++b) {
     quantize_block(x + b * 256, 256, out.qk.data() + b * 256, out.dk.data() + b, out.ksum16.data() + b * 16);
-    transpose_groups(out.qk.data() + b * 256, out.qp.data() + b * 256);
+    if (regrouped) transpose_groups(out.qk.data() + b * 256, out.qp.data() + b * 256);
   }
   for (int64_t i = 0; i < n / 32; ++i)
     out.ksum32[static_cast<size_t>(i)] = static_cast<int16_t>(out.ksum16[static_cast<size_t>(2 * i)] + out.ksum16[static_cast<size_t>(2 * i + 1)]);
@@ -1225,11 +1233,11 @@ void matmat_quant(const TensorView& W, const Q8Activation* const* xs, int64_t n_
 }
 
 const Q8Activation* const* quantize_tokens(const float* X, int64_t ldx, int64_t cols, int64_t n, bool super_blocks,
-                                           QuantizedTokens& store) {
+                                           bool regrouped, QuantizedTokens& store) {
   if (static_cast<int64_t>(store.q.size()) < n) store.q.resize(static_cast<size_t>(n));
   store.ptr.resize(static_cast<size_t>(n));
   for (int64_t t = 0; t < n; ++t) {
-    quantize_activation(X + t * ldx, cols, store.q[static_cast<size_t>(t)], super_blocks);
+    quantize_activation(X + t * ldx, cols, store.q[static_cast<size_t>(t)], super_blocks, regrouped);
     store.ptr[static_cast<size_t>(t)] = &store.q[static_cast<size_t>(t)];
   }
   return store.ptr.data();
@@ -1238,14 +1246,14 @@ const Q8Activation* const* quantize_tokens(const float* X, int64_t ldx, int64_t 
 void matmat_quant(const TensorView& W, const float* X, int64_t ldx, int64_t n_tokens, float* Y, int64_t ldy,
                   int64_t r0, int64_t r1) {
   thread_local QuantizedTokens store;
-  matmat_quant(W, quantize_tokens(X, ldx, W.cols(), n_tokens, super_blocks_for(W.dtype), store), n_tokens, Y, ldy, r0,
+  matmat_quant(W, quantize_tokens(X, ldx, W.cols(), n_tokens, super_blocks_for(W.dtype), regrouped_for(W.dtype), store), n_tokens, Y, ldy, r0,
                r1);
 }
 
 void matvec_quant(const TensorView& W, const float* x, float* y, int64_t r0, int64_t r1) {
   // One buffer per thread: the dispatcher calls this from pool threads, each on its own rows.
   thread_local Q8Activation xq;
-  quantize_activation(x, W.cols(), xq, super_blocks_for(W.dtype));
+  quantize_activation(x, W.cols(), xq, super_blocks_for(W.dtype), regrouped_for(W.dtype));
   matvec_quant(W, xq, y, r0, r1);
 }
 

@@ -32,9 +32,12 @@ struct Q8Activation {
 };
 
 // n must be a multiple of 32. super_blocks: also fill qk/dk/ksum16 (when n % 256 == 0); only the
-// kernels of super_blocks_for(W.dtype) read them, so other products skip that work.
-void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks = true);
+// kernels of super_blocks_for(W.dtype) read them, so other products skip that work. regrouped:
+// also fill the CPU layouts' orders (qt/sum32, and qp with super_blocks), read only by the kernels
+// of regrouped_for(W.dtype).
+void quantize_activation(const float* x, int64_t n, Q8Activation& out, bool super_blocks = true, bool regrouped = true);
 bool super_blocks_for(DType t);
+bool regrouped_for(DType t);
 
 // Tokens X[t, 0:cols] (row stride ldx) quantized into `store`; returns one pointer per token, the
 // form matmat_quant takes.
@@ -43,7 +46,7 @@ struct QuantizedTokens {
   std::vector<const Q8Activation*> ptr;
 };
 const Q8Activation* const* quantize_tokens(const float* X, int64_t ldx, int64_t cols, int64_t n, bool super_blocks,
-                                           QuantizedTokens& store);
+                                           bool regrouped, QuantizedTokens& store);
 
 // y[r] for r in [row_begin, row_end) (y is indexed by row, not offset by row_begin).
 // W: [rows, cols] of a block type; cols must be a multiple of its block size.
